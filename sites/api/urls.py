@@ -1,0 +1,10 @@
+from rest_framework.routers import DefaultRouter
+
+from sites.api import views
+
+router = DefaultRouter()
+router.register("sites", views.SiteViewSet, basename="site")
+router.register("banks", views.BankViewSet, basename="bank")
+router.register("batteries", views.BatteryViewSet, basename="battery")
+router.register("battery-models", views.BatteryModelViewSet, basename="batterymodel")
+urlpatterns = router.urls
