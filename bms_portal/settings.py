@@ -170,6 +170,17 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+#: Periodic tasks. Apps append their own entries below; the database scheduler of
+#: django-celery-beat picks them up and lets admins pause or re-time them.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    f"heartbeat-{queue}": {
+        "task": "bms_portal.heartbeat",
+        "schedule": 60.0,
+        "args": (queue,),
+        "options": {"queue": queue, "expires": 55},
+    }
+    for queue in ("default", "alarms", "forecasting")
+}
 
 # -- e-mail ----------------------------------------------------------------------------------------
 #: ANYMAIL_PROVIDER=mailgun|sendgrid|postmark|amazon_ses|... picks that django-anymail backend, with

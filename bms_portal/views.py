@@ -14,4 +14,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
             cursor.fetchone()
     except Exception as exc:
         return JsonResponse({"status": "error", "database": str(exc)[:200]}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    from bms_portal.models import WorkerHeartbeat
+
+    workers = {
+        hb.queue: hb.seen_at.isoformat() for hb in WorkerHeartbeat.objects.order_by("queue")
+    }
+    return JsonResponse({"status": "ok", "database": "ok", "workers_last_seen": workers})

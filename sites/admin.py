@@ -63,7 +63,10 @@ class BusInline(admin.TabularInline):
 @admin.register(Gateway)
 class GatewayAdmin(SiteScopedAdmin):
     list_display = ["name", "site", "token_prefix", "last_seen_at", "scan_interval_s", "revoked_at"]
-    list_filter = ["site", ("revoked_at", admin.EmptyFieldListFilter)]
+    list_filter = [
+        ("site", admin.RelatedOnlyFieldListFilter),
+        ("revoked_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["name", "site__name", "token_prefix"]
     readonly_fields = ["token_prefix", "token_created_at", "last_seen_at", "agent_state"]
     inlines = [BusInline]
@@ -118,7 +121,7 @@ class BatteryInline(admin.TabularInline):
 @admin.register(Bank)
 class BankAdmin(SiteScopedAdmin):
     list_display = ["name", "site", "bus", "cmu_address", "positions", "battery_model"]
-    list_filter = ["site", "battery_model__chemistry"]
+    list_filter = [("site", admin.RelatedOnlyFieldListFilter), "battery_model__chemistry"]
     search_fields = ["name", "site__name"]
     list_select_related = ["site", "bus", "battery_model"]
     inlines = [BatteryInline]
@@ -135,7 +138,12 @@ class BatteryAdmin(SiteScopedAdmin):
         "dcr_baseline_mohm",
         "status",
     ]
-    list_filter = ["status", "model__unit_type", "model__chemistry", "bank__site"]
+    list_filter = [
+        "status",
+        "model__unit_type",
+        "model__chemistry",
+        ("bank__site", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["serial", "bank__name", "bank__site__name"]
     list_select_related = ["bank__site", "model"]
 
@@ -143,7 +151,7 @@ class BatteryAdmin(SiteScopedAdmin):
 @admin.register(BatteryReplacement)
 class BatteryReplacementAdmin(SiteScopedAdmin):
     list_display = ["bank", "position", "replaced_on", "reason", "performed_by"]
-    list_filter = ["bank__site"]
+    list_filter = [("bank__site", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["bank__name", "reason"]
     list_select_related = ["bank__site", "performed_by"]
 
