@@ -130,12 +130,12 @@ BMU_MEASUREMENTS: Final = Block(
     count=8,
     fields=(
         Field("voltage", 0, 1, False, 0.001, "V", "terminal voltage, 1 mV"),
-        Field("temperature", 1, 1, True, 0.1, "C", "battery (case/post) temperature, 0.1 C, signed"),
+        Field("temperature", 1, 1, True, 0.1, "C", "battery (case) temperature, 0.1 C, signed"),
         Field("dcr", 2, 2, False, 0.001, "mOhm", "DC internal resistance, 1 micro-ohm (uint32)"),
         Field("micro_voltage", 4, 1, False, 0.001, "V", "micro-discharge voltage, 1 mV"),
         Field("emf", 5, 1, False, 0.001, "V", "electromotive force (open-circuit estimate), 1 mV"),
         Field("status", 6, 1, False, 1, "", "status and fault bits, see BmuStatus"),
-        Field("dcr_seq", 7, 1, False, 1, "", "DCR measurement counter; +1 per completed measurement"),
+        Field("dcr_seq", 7, 1, False, 1, "", "DCR measurement counter, +1 per measurement"),
     ),
 )
 
@@ -202,8 +202,11 @@ CMU_IDENTITY: Final = Block(
     function_code=4,
     address=100,
     count=5,
-    fields=BMU_IDENTITY.fields[:4]
-    + (Field("nominal_voltage", 4, 1, False, 0.1, "V", "nominal string voltage, 0.1 V"),),
+    fields=(
+        Field("unit_type", 0, 1, False, 1, "", "UnitType: 3 = CMU"),
+        *BMU_IDENTITY.fields[1:3],
+        Field("nominal_voltage", 4, 1, False, 0.1, "V", "nominal string voltage, 0.1 V"),
+    ),
 )
 
 # -- relay module ----------------------------------------------------------------------------------

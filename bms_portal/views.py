@@ -16,7 +16,5 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"status": "error", "database": str(exc)[:200]}, status=503)
     from bms_portal.models import WorkerHeartbeat
 
-    workers = {
-        hb.queue: hb.seen_at.isoformat() for hb in WorkerHeartbeat.objects.order_by("queue")
-    }
+    workers = {hb.queue: hb.seen_at.isoformat() for hb in WorkerHeartbeat.objects.order_by("queue")}
     return JsonResponse({"status": "ok", "database": "ok", "workers_last_seen": workers})
