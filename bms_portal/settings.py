@@ -109,7 +109,7 @@ STATICFILES_FINDERS = [
     "django_plotly_dash.finders.DashAppDirectoryFinder",
 ]
 WHITENOISE_USE_FINDERS = DEBUG or env_bool("WHITENOISE_USE_FINDERS", False)
-X_FRAME_OPTIONS = "SAMEORIGIN"  # Dash apps render in same-origin iframes
+X_FRAME_OPTIONS = "DENY"  # Dash charts render in the page ({% plotly_direct %}), not in iframes
 PLOTLY_DASH = {"serve_locally": True, "cache_arguments": False}
 PLOTLY_COMPONENTS = ["dpd_components"]
 
@@ -231,4 +231,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# -- acquisition: periodic storage upkeep (owned by acquisition/tasks.py) --------------------------
+#: Added to the schedule above (django_celery_beat's DatabaseScheduler syncs it at beat start).
+CELERY_BEAT_SCHEDULE |= {
+    "acquisition-manage-partitions": {
+        "task": "acquisition.tasks.manage_partitions",
+        "schedule": 6 * 3600.0,  # daily would do; 4x a day so one failed run costs nothing
+        "options": {"queue": "default"},
+    },
+    "acquisition-rollup-readings": {
+        "task": "acquisition.tasks.rollup_readings",
+        "schedule": 300.0,
+        "options": {"queue": "default"},
+    },
 }
