@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +33,17 @@ from sites.models import Bank, Battery, Gateway, Site
 
 RAW_LIMIT = 10_000
 
+_RANGE_PARAMS = [
+    OpenApiParameter("start", OpenApiTypes.DATETIME, description="ISO 8601; default: end - 1 day"),
+    OpenApiParameter("end", OpenApiTypes.DATETIME, description="ISO 8601; default: now"),
+    OpenApiParameter(
+        "parameters", OpenApiTypes.STR, description="comma-separated, e.g. voltage,dcr"
+    ),
+    OpenApiParameter(
+        "interval", OpenApiTypes.STR, enum=["raw", "hour", "day"], description="default raw"
+    ),
+]
+
 
 def _bad(exc: ParamError) -> Response:
     return Response({"error": str(exc)}, status=400)
@@ -49,6 +62,7 @@ def _raw_results(rows: list[tuple[Any, ...]], parameters: list[str]) -> list[dic
 class BatteryReadingsView(APIView):
     """``GET batteries/{id}/readings/?start=&end=&parameters=voltage,dcr&interval=raw|hour|day``"""
 
+    @extend_schema(parameters=_RANGE_PARAMS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
         battery = get_object_or_404(Battery.objects.for_user(request.user), pk=pk)
         try:
@@ -95,6 +109,7 @@ class BatteryReadingsView(APIView):
 class BankReadingsView(APIView):
     """``GET banks/{id}/readings/?start=&end=&parameters=string_voltage,current`` (raw only)."""
 
+    @extend_schema(parameters=_RANGE_PARAMS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
         bank = get_object_or_404(Bank.objects.for_user(request.user), pk=pk)
         try:
@@ -142,6 +157,13 @@ def _latest(obj: Battery | Bank, params: tuple[str, ...], now: dt.datetime) -> d
 class LatestView(APIView):
     """``GET latest/?site=ID`` or ``?bank=ID``: the newest values of every unit, with ``stale``."""
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("site", OpenApiTypes.INT, description="one site's batteries"),
+            OpenApiParameter("bank", OpenApiTypes.INT, description="one bank's batteries"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request) -> Response:
         try:
             site_id = parse_id(request.query_params, "site")
