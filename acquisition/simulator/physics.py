@@ -141,6 +141,8 @@ class Block:
 
     @property
     def cell_nominal(self) -> float:
+        if self.nominal == 12.8:
+            return 3.2  # LFP
         return 2.0 if self.nominal in (2.0, 6.0, 12.0) else 1.2
 
     @property

@@ -181,7 +181,10 @@ def test_every_unit_has_a_unique_serial_and_its_identity() -> None:
         ({"banks": [bank(), bank(cmu=9, first_address=5)]}, "banks[1].first_address/count"),
         ({"banks": [bank()], "relay": 3}, "relay: address 3 already used by banks[0]"),
         ({"banks": [bank(unit_type="X")]}, "banks[0].unit_type: must be one of L, H"),
-        ({"banks": [bank(nominal_voltage=24)]}, "banks[0].nominal_voltage: type H must be 6 or 12"),
+        (
+            {"banks": [bank(nominal_voltage=24)]},
+            "banks[0].nominal_voltage: type H must be 6 or 12 or 12.8",
+        ),
         ({"banks": [bank(capacty_ah=100)]}, "banks[0].capacty_ah: unknown key"),
         ({"banks": [bank()], "faults": [{"address": 3, "kind": "melt"}]}, "faults[0].kind"),
         (
