@@ -23,7 +23,7 @@ COMM_FAULTS = ("silent", "corrupt")
 FAULT_KINDS = PHYSICAL_FAULTS + COMM_FAULTS
 
 #: Float voltage per nominal block voltage (VRLA 2.27 V/cell, NiCd 1.40 V/cell).
-DEFAULT_FLOAT = {1.2: 1.40, 2.0: 2.27, 6.0: 6.81, 12.0: 13.62}
+DEFAULT_FLOAT = {1.2: 1.40, 2.0: 2.27, 6.0: 6.81, 12.0: 13.62, 12.8: 13.8}
 #: Block nominal voltages per BMU type: lead-acid/NiCd cells and blocks, and 4-cell LFP (12.8 V).
 NOMINALS = {"L": (1.2, 2.0), "H": (6.0, 12.0, 12.8)}
 MAX_ADDRESS = rm.MAX_UNITS_PER_GATEWAY  # 254 on TCP; RTU is checked against 247 when serving
