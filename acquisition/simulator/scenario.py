@@ -188,7 +188,10 @@ def _bank(raw: Any, where: str) -> BankSpec:
     if unit_type not in UNIT_TYPES:
         raise ScenarioError(f"{where}.unit_type: must be one of {', '.join(UNIT_TYPES)}")
     nominal = _num(
-        raw.get("nominal_voltage", NOMINALS[unit_type][-1]), f"{where}.nominal_voltage", 0, 100
+        raw.get("nominal_voltage", 12.0 if unit_type == "H" else 2.0),
+        f"{where}.nominal_voltage",
+        0,
+        100,
     )
     if nominal not in NOMINALS[unit_type]:
         allowed = " or ".join(f"{v:g}" for v in NOMINALS[unit_type])
