@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import signal
 import sys
+from http.server import ThreadingHTTPServer
 
 from acquisition import registermap as rm
 
@@ -41,6 +42,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     where.add_argument("--rtu", metavar="DEVICE", help="serve Modbus RTU on a serial device")
     p.add_argument("--baud", type=int, default=9600)
     p.add_argument("--parity", choices="NEO", default="N")
+    p.add_argument(
+        "--line-timing",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="RTU: pace frames at the baud rate (auto: on for a pseudo-terminal)",
+    )
     p.add_argument("--units", type=int, help="N H-type BMUs at 1..N (when no --scenario)")
     p.add_argument("--scenario", help="scenario JSON file")
     p.add_argument("--time-factor", type=float, help="simulated s per real s (0 freezes)")
@@ -94,9 +101,15 @@ async def run(args: argparse.Namespace, sim: Simulator) -> None:
     assert task is not None
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
-    control = start_control(sim, *args.control) if args.control else None
+    control: ThreadingHTTPServer | None = None
 
     async def ready() -> None:
+        # The control server starts only now that the Modbus port is open, so a client that waits
+        # for the control port can talk Modbus at once (a serial port opened later would flush
+        # a request already waiting in it).
+        nonlocal control
+        if args.control:
+            control = start_control(sim, *args.control)
         where = f"TCP {args.tcp[0]}:{args.tcp[1]}" if args.tcp else f"RTU {args.rtu} {args.baud}"
         log.info("serving on %s: %s", where, describe(sim))
         if control is not None:
@@ -106,7 +119,8 @@ async def run(args: argparse.Namespace, sim: Simulator) -> None:
         if args.tcp:
             await serve_tcp(sim, args.tcp[0], args.tcp[1], ready=ready)
         else:
-            await serve_rtu(sim, args.rtu, args.baud, args.parity, ready=ready)
+            timing = {"auto": None, "on": True, "off": False}[args.line_timing]
+            await serve_rtu(sim, args.rtu, args.baud, args.parity, ready=ready, line_timing=timing)
     except asyncio.CancelledError:
         log.info("stopping")
     finally:

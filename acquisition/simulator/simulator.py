@@ -140,8 +140,9 @@ class Simulator:
                 n = min(MAX_SUBSTEPS, max(1, math.ceil(sim_seconds / MAX_SUBSTEP_S)))
                 for _ in range(n):
                     self._substep(sim_seconds / n)
-            self._finish_pulses()
-            self._refresh(noise=sim_seconds > 0)
+            finished = self._finish_pulses()
+            if sim_seconds > 0 or finished:  # else nothing moved: spare the server loop the work
+                self._refresh(noise=sim_seconds > 0)
 
     def sync(self) -> None:
         """Advance by wall-clock time since the last call times ``time_factor``."""
@@ -333,11 +334,15 @@ class Simulator:
             bmu.pulse_end_s = self.t + DCR_PULSE_S
             bmu.pulse_end_wall = self._clock() + DCR_PULSE_S
 
-    def _finish_pulses(self) -> None:
+    def _finish_pulses(self) -> bool:
+        """Complete the pulses whose wall-clock time is up; True if there were any."""
         now = self._clock()
+        finished = False
         for bmu in self.bmus.values():
             if bmu.pulse_end_s is not None and now >= bmu.pulse_end_wall:
                 self._complete_dcr(bmu)
+                finished = True
+        return finished
 
     def _complete_dcr(self, bmu: Bmu) -> None:
         """Finish a DCR pulse: a new measured value (or a failure) and dcr_seq + 1."""
