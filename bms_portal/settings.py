@@ -247,3 +247,34 @@ CELERY_BEAT_SCHEDULE |= {
         "options": {"queue": "default"},
     },
 }
+
+# -- alarms: evaluation sweeps and notifications (owned by alarms/; see docs/alarms.md) ------------
+#: New alarms of one site within this many seconds go out as one message. 0 with no broker (the
+#: in-process demo has no beat to send a delayed message).
+ALARMS_DEBOUNCE_S = env_int("ALARMS_DEBOUNCE_S", 0 if CELERY_TASK_ALWAYS_EAGER else 30, minimum=0)
+#: Remind the primary contacts of unacknowledged alarms every N hours (0: never).
+ALARMS_REMINDER_HOURS = env_int("ALARMS_REMINDER_HOURS", 4, minimum=0)
+#: Tell the escalation contacts about alarms unacknowledged for M minutes (0: never).
+ALARMS_ESCALATE_AFTER_MIN = env_int("ALARMS_ESCALATE_AFTER_MIN", 30, minimum=0)
+#: Delivery attempts per message before it is marked failed (logged at ERROR, shown in the admin);
+#: the wait doubles from ALARMS_RETRY_BASE_S up to ALARMS_RETRY_MAX_S.
+ALARMS_NOTIFY_MAX_ATTEMPTS = env_int("ALARMS_NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
+ALARMS_RETRY_BASE_S = env_int("ALARMS_RETRY_BASE_S", 30, minimum=1)
+ALARMS_RETRY_MAX_S = env_int("ALARMS_RETRY_MAX_S", 3600, minimum=1)
+#: Float-voltage rules stay held this many minutes after a discharge ended (string recovery).
+ALARMS_RECOVERY_MIN = env_int("ALARMS_RECOVERY_MIN", 30, minimum=0)
+ALARMS_WEBHOOK_TIMEOUT_S = env_int("ALARMS_WEBHOOK_TIMEOUT_S", 10, minimum=1)
+#: Period of the sweep (pending alarms past their delay, communication loss): one scan interval.
+ALARMS_SWEEP_S = env_int("ALARMS_SWEEP_S", 10, minimum=1)
+CELERY_BEAT_SCHEDULE |= {
+    "alarms-sweep": {
+        "task": "alarms.tasks.sweep",
+        "schedule": float(ALARMS_SWEEP_S),
+        "options": {"queue": "alarms", "expires": float(ALARMS_SWEEP_S)},
+    },
+    "alarms-notify-due": {
+        "task": "alarms.tasks.notify_due",
+        "schedule": float(ALARMS_SWEEP_S),
+        "options": {"queue": "alarms", "expires": float(ALARMS_SWEEP_S)},
+    },
+}

@@ -8,6 +8,7 @@ from bms_portal import views
 api_v1 = [
     path("", include("sites.api.urls")),
     path("", include("acquisition.api.urls")),
+    path("", include("alarms.api.urls")),
 ]
 
 urlpatterns = [
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("export/", include("acquisition.urls")),
+    path("alarms/", include("alarms.urls")),
     path("django_plotly_dash/", include("django_plotly_dash.urls")),
     path("", include("sites.urls")),
 ]

@@ -1,0 +1,79 @@
+"""Dry-contact relays: what each gateway's four relays should hold, for the ingest reply.
+
+A relay follows its condition over the *site's* raised alarms (active or acknowledged: the
+building's alarm panel keeps showing a condition that is still there even when someone owns it).
+One query, on the ingest hot path. The agent applies the states and reports back what the module
+acknowledged as ``agent.relays`` (stored in ``Gateway.agent_state``); ``relay_panel`` shows both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from acquisition.registermap import RELAY_COUNT
+from alarms.choices import COMM_LOST_KINDS, RAISED_STATES, RelayCondition, RuleKind
+from alarms.models import RelayMapping
+
+_SQL = """
+SELECT m.relay_1, m.relay_2, m.relay_3, m.relay_4, f.crit, f.anyone, f.comm, f.runaway
+FROM (SELECT COALESCE(bool_or(severity = 'critical'), false) AS crit,
+             count(*) > 0 AS anyone,
+             COALESCE(bool_or(kind = ANY(%(comm)s)), false) AS comm,
+             COALESCE(bool_or(kind = %(runaway)s), false) AS runaway
+      FROM alarms_alarm WHERE site_id = %(site)s AND state = ANY(%(raised)s)) f
+LEFT JOIN alarms_relaymapping m ON m.gateway_id = %(gateway)s
+"""
+
+
+def _states(site_id: int, gateway_id: int) -> tuple[tuple[str, ...], dict[str, bool]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SQL,
+            {
+                "comm": [k.value for k in COMM_LOST_KINDS],
+                "runaway": RuleKind.THERMAL_RUNAWAY.value,
+                "site": site_id,
+                "raised": [s.value for s in RAISED_STATES],
+                "gateway": gateway_id,
+            },
+        )
+        row = cursor.fetchone()
+    mapping = tuple(row[:4]) if row[0] is not None else tuple(RelayMapping.DEFAULT_RELAYS)
+    facts = {
+        RelayCondition.NONE: False,
+        RelayCondition.ANY_CRITICAL: row[4],
+        RelayCondition.ANY_WARNING: row[5],
+        RelayCondition.COMM_LOST: row[6],
+        RelayCondition.THERMAL_RUNAWAY: row[7],
+    }
+    return mapping, facts
+
+
+def relay_states(gateway: Any) -> list[bool]:
+    """The four coil states for ``gateway`` (True = energised). One query."""
+    mapping, facts = _states(gateway.site_id, gateway.pk)
+    return [bool(facts.get(condition, False)) for condition in mapping][:RELAY_COUNT]
+
+
+@dataclass(slots=True)
+class RelayRow:
+    number: int
+    condition: str
+    commanded: bool
+    reported: bool | None
+
+
+def relay_panel(gateway: Any) -> list[RelayRow]:
+    """Per relay: its condition, the state the portal asks for and the state the agent reported."""
+    mapping, facts = _states(gateway.site_id, gateway.pk)
+    reported = (gateway.agent_state or {}).get("relays")
+    rows = []
+    for i, condition in enumerate(mapping[:RELAY_COUNT]):
+        rep = reported[i] if isinstance(reported, list) and i < len(reported) else None
+        rows.append(
+            RelayRow(i + 1, RelayCondition(condition).label, bool(facts.get(condition)), rep)
+        )
+    return rows
