@@ -275,6 +275,11 @@ class Agent:
         if scan is not None:
             self.outbox.add(dumps(scan), prio)
             self.uploader.wake.set()
+        elif self.relay is not None:
+            # Nothing changed, but relay states follow alarms that the portal raised after our
+            # last upload: ask for commands every scan so a relay switches within two scans.
+            self.uploader.poll_commands.set()
+            self.uploader.wake.set()
         if self.scada is not None:
             self.scada.image = self.scada_image(cfg)
         if self.relay is not None:

@@ -46,6 +46,8 @@ class Uploader(threading.Thread):
         self.on_reply = on_reply
         self.stop = stop
         self.wake = threading.Event()
+        #: Set by the scan loop: when the outbox is empty, send an empty batch to fetch commands.
+        self.poll_commands = threading.Event()
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.failures = 0
@@ -75,6 +77,9 @@ class Uploader(threading.Thread):
         """Send one batch; return the wait before the next one (None = wait for new scans)."""
         batch = self.outbox.next_batch(self.max_scans)
         if batch is None:
+            if self.poll_commands.is_set():
+                self.poll_commands.clear()
+                return self._poll_commands()
             return None
         agent = self.agent_info()
         body = (
@@ -93,6 +98,19 @@ class Uploader(threading.Thread):
             self._refused(batch, reply)
             return 0
         return self._failed(batch, reply)
+
+    def _poll_commands(self) -> float | None:
+        """An empty batch (a heartbeat): the reply carries the current relay states."""
+        body = ('{"agent":' + dumps(self.agent_info()) + ',"scans":[]}').encode()
+        reply = self.portal.post_ingest(body)
+        if reply.status != 200:
+            log.debug("command poll failed: HTTP %s %s", reply.status, reply.error)
+            return None
+        try:
+            self.on_reply(reply.body)
+        except Exception:
+            log.exception("applying the ingest reply failed")
+        return None
 
     def _accepted(self, batch: Batch, reply: Reply) -> float:
         self.outbox.ack(batch)

@@ -259,10 +259,10 @@ class FakePortal:
         if code == 200 and self.refuse and any(self.refuse(s) for s in scans):
             code = 400
         with self.lock:
-            self.attempts.append((body["batch"], len(scans), code))
+            self.attempts.append((body.get("batch"), len(scans), code))
             self.agents.append(body["agent"])
             if code == 200:
-                self.batches.append((body["batch"], scans))
+                self.batches.append((body.get("batch"), scans))
         return code
 
     def scans(self) -> list[dict[str, Any]]:

@@ -74,6 +74,29 @@ def test_relays_are_reasserted(tmp_path, site, units):
         wait_for(lambda: units[247].coils == [False, True, False, False], timeout=5)
 
 
+def test_a_quiet_site_still_gets_relay_changes_within_two_scans(tmp_path, units):
+    bus = ModbusBus(units).start()
+    portal = FakePortal(
+        portal_config(
+            [tcp_bus("lan", bus)],
+            batteries_on("lan", [1]),
+            relay={"bus": "lan", "address": 247},
+            scan_interval_s=0.5,
+            heartbeat_s=3600,  # nothing changes and no heartbeat is due: no readings to upload
+        )
+    ).start()
+    try:
+        with RunningAgent(write_config(tmp_path / "a.toml", portal, tmp_path / "s")):
+            wait_for(lambda: len(portal.scans()) >= 1, timeout=5)  # the first full report
+            wait_for(lambda: len(portal.attempts) >= 3, timeout=5)  # then command polls
+            assert all(n == 0 for _batch, n, _code in portal.attempts[1:])
+            portal.commands = {"relays": [True, True, False, False]}
+            wait_for(lambda: units[247].coils == [True, True, False, False], timeout=1.5)
+    finally:
+        portal.stop()
+        bus.stop()
+
+
 def test_the_scada_server_serves_the_documented_registers(tmp_path, site, units):
     _bus, portal = site
     port = free_port()
