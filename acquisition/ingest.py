@@ -1,10 +1,13 @@
 """The ingest hot path: one agent batch in, readings stored, the reply out.
 
-Cost per request is a small constant number of queries whatever the number of readings (tests
-guard it): the token lookup, the gateway's unit list (cached per process, agentconfig.py), one
-partition check, COPY into TEMP staging + one INSERT ... SELECT per table, one latest-values upsert
-per table, one rollup-queue insert, one counter upsert (only with rejections), one gateway UPDATE
-and one DCR-request claim. Validation is plain Python (validation.py).
+Cost per request is a small constant number of round trips whatever the number of readings (tests
+guard it): the token lookup, the gateway's unit list (cached per process, agentconfig.py), the
+partition check (cached per process once a day's partitions exist), then one transaction: binary
+COPY straight into the partitioned tables and *one* multi-statement round trip carrying the
+latest-value upserts, the rollup-queue insert, the rejection counters (only with rejections), the
+gateway's last-seen update and the DCR-request claim. A retried batch (a row already stored) fails
+the COPY; the transaction is redone through TEMP staging and ``INSERT ... ON CONFLICT DO NOTHING``
+(storage.write_batch). Validation is plain Python (validation.py).
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import orjson
+import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, transaction
 
 from acquisition import storage
 from acquisition.agentconfig import GatewayFleet, gateway_fleet
 from acquisition.models import RejectReason
-from acquisition.registermap import BMU_PARAMETERS, CMU_PARAMETERS, RELAY_COUNT
+from acquisition.registermap import BMU_PARAMETERS, CMU_PARAMETERS, RANGES
 from acquisition.validation import Envelope, Scan, out_of_range
 from sites.choices import BatteryStatus
 from sites.models import Bank, Battery, Gateway
@@ -91,20 +96,28 @@ def ingest(gateway: Gateway, envelope: Envelope, *, now: dt.datetime | None = No
         _classify_bank_misses(batch, gateway, bank_misses)
 
     stamps = [row[1] for row in batch.battery_rows] + [row[1] for row in batch.bank_rows]
-    storage.ensure_partitions_for({ts.date() for ts in stamps})
-    with transaction.atomic():
-        inserted, staged = storage.store_batch(batch.battery_rows, batch.bank_rows)
-        hours = {ts.replace(minute=0, second=0, microsecond=0) for ts in stamps}
-        storage.queue_rollups(gateway.pk, hours)
-        _count_rejections(gateway, batch, now)
-        Gateway.objects.filter(pk=gateway.pk).update(
-            last_seen_at=now,
-            agent_state={**envelope.agent, "batch": envelope.batch, "received_at": now.isoformat()},
-        )
-        commands = pending_commands(gateway, fleet, now)
-        payload = _hand_off_payload(gateway, batch, envelope, stamps)
-        if payload:
-            transaction.on_commit(lambda: hand_off(payload))
+    days = {ts.date() for ts in stamps}
+    storage.ensure_partitions_for(days, cached=True)
+    then = _bookkeeping(gateway, fleet, batch, envelope, stamps, now)
+    payload = _hand_off_payload(gateway, batch, envelope, stamps)
+    try:
+        _copy(batch, days)
+        inserted = staged = len(batch.battery_rows) + len(batch.bank_rows)
+        statements = [*storage.latest_statements(batch.battery_rows, batch.bank_rows), *then]
+        claimed = storage.run_statements(statements)
+    except (DatabaseError, psycopg.Error) as exc:
+        if storage.sqlstate(exc) != storage.UNIQUE_VIOLATION:
+            raise
+        # A retried batch (or a unit twice in it): store what is new, count the rest.
+        with transaction.atomic():
+            inserted, staged = storage.store_batch(batch.battery_rows, batch.bank_rows)
+            claimed = storage.run_statements(then)
+    if payload:
+        transaction.on_commit(lambda: hand_off(payload))
+    commands = {
+        "relays": relay_states(gateway),
+        "measure_dcr": sorted({row[0] for row in claimed}),
+    }
     if batch.counts:
         log.warning(
             "ingest gateway %s batch %s: accepted %d, duplicates %d, rejected %s",
@@ -121,6 +134,18 @@ def ingest(gateway: Gateway, envelope: Envelope, *, now: dt.datetime | None = No
         "config_version": fleet.version,
         "commands": commands,
     }
+
+
+def _copy(batch: _Batch, days: set[dt.date]) -> None:
+    """COPY the batch's rows; when a partition this process had seen is gone, check again."""
+    try:
+        storage.copy_readings(batch.battery_rows, batch.bank_rows)
+    except (DatabaseError, psycopg.Error) as exc:
+        if storage.sqlstate(exc) != storage.MISSING_PARTITION:
+            raise
+        storage.forget_partitions()
+        storage.ensure_partitions_for(days)
+        storage.copy_readings(batch.battery_rows, batch.bank_rows)
 
 
 def _scan_time_ok(batch: _Batch, scan: Scan, now: dt.datetime, oldest: dt.datetime | None) -> bool:
@@ -144,45 +169,38 @@ def _scan_time_ok(batch: _Batch, scan: Scan, now: dt.datetime, oldest: dt.dateti
     return False
 
 
-def _battery_row(batch: _Batch, scan: Scan, r: dict[str, Any], unit_type: str) -> tuple:
+#: (name, low, high) per parameter and unit kind, so a reading is checked with plain comparisons.
+_BOUNDS: dict[str, tuple[tuple[str, float, float], ...]] = {
+    kind: tuple((n, RANGES[kind][n].low, RANGES[kind][n].high) for n in params)
+    for kind, params in (("L", BMU_PARAMETERS), ("H", BMU_PARAMETERS), ("CMU", CMU_PARAMETERS))
+}
+
+
+def _row(batch: _Batch, scan: Scan, r: dict[str, Any], kind: str, what: str) -> tuple:
     """The stored row; a value outside the measuring range is rejected and stored as null."""
-    values: list[float | None] = []
-    for name in BMU_PARAMETERS:
-        v = r.get(name)
-        if v is not None:
-            problem = out_of_range(name, v, unit_type)
-            if problem:
-                batch.reject(
-                    RejectReason.OUT_OF_RANGE,
-                    problem,
-                    scan=scan.index,
-                    kind="battery",
-                    uid=r["id"],
-                    fld=name,
-                )
-                v = None
-        values.append(v)
+    bounds = _BOUNDS[kind]
+    values = [r.get(name) for name, _, _ in bounds]
+    for i, (name, low, high) in enumerate(bounds):
+        v = values[i]
+        if v is not None and not low <= v <= high:
+            batch.reject(
+                RejectReason.OUT_OF_RANGE,
+                out_of_range(name, v, kind) or name,
+                scan=scan.index,
+                kind=what,
+                uid=r["id"],
+                fld=name,
+            )
+            values[i] = None
     return (r["id"], scan.ts, *values, r.get("status"))
+
+
+def _battery_row(batch: _Batch, scan: Scan, r: dict[str, Any], unit_type: str) -> tuple:
+    return _row(batch, scan, r, unit_type, "battery")
 
 
 def _bank_row(batch: _Batch, scan: Scan, r: dict[str, Any]) -> tuple:
-    values: list[float | None] = []
-    for name in CMU_PARAMETERS:
-        v = r.get(name)
-        if v is not None:
-            problem = out_of_range(name, v, "CMU")
-            if problem:
-                batch.reject(
-                    RejectReason.OUT_OF_RANGE,
-                    problem,
-                    scan=scan.index,
-                    kind="bank",
-                    uid=r["id"],
-                    fld=name,
-                )
-                v = None
-        values.append(v)
-    return (r["id"], scan.ts, *values, r.get("status"))
+    return _row(batch, scan, r, "CMU", "bank")
 
 
 def _classify_battery_misses(
@@ -231,46 +249,70 @@ def _classify_bank_misses(
         batch.reject(code, reason, scan=scan.index, kind="bank", uid=uid)
 
 
-def _count_rejections(gateway: Gateway, batch: _Batch, now: dt.datetime) -> None:
-    """One upsert adding this request's rejections to the gateway's counters per reason."""
-    if not batch.counts:
-        return
-    rows = [(gateway.pk, code, n, now, batch.last_detail[code]) for code, n in batch.counts.items()]
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO acquisition_ingestrejection AS c "  # noqa: S608 - placeholders only
-            f"(gateway_id, reason, count, last_at, last_detail) VALUES {values} "
-            "ON CONFLICT (gateway_id, reason) DO UPDATE SET count = c.count + excluded.count, "
-            "last_at = excluded.last_at, last_detail = excluded.last_detail",
-            [v for row in rows for v in row],
+def _bookkeeping(
+    gateway: Gateway,
+    fleet: GatewayFleet,
+    batch: _Batch,
+    envelope: Envelope,
+    stamps: list[dt.datetime],
+    now: dt.datetime,
+) -> list[tuple[str, list[Any]]]:
+    """The statements after the readings, sent in the same round trip as the latest upserts:
+    rollup queue, rejection counters, the gateway's last-seen state and, last (its rows are
+    returned), the claim of pending DCR requests."""
+    hours = sorted({ts.replace(minute=0, second=0, microsecond=0) for ts in stamps})
+    out: list[tuple[str, list[Any]]] = []
+    if hours:
+        out.append(
+            (
+                "INSERT INTO acquisition_rollupqueue (gateway_id, hour) "
+                "SELECT %s, h FROM unnest(%s::timestamptz[]) AS h ON CONFLICT DO NOTHING",
+                [gateway.pk, hours],
+            )
         )
+    if batch.counts:
+        rows = [
+            (gateway.pk, code, n, now, batch.last_detail[code]) for code, n in batch.counts.items()
+        ]
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+        out.append(
+            (
+                "INSERT INTO acquisition_ingestrejection AS c "  # noqa: S608 - placeholders only
+                f"(gateway_id, reason, count, last_at, last_detail) VALUES {values} "
+                "ON CONFLICT (gateway_id, reason) DO UPDATE SET count = c.count + excluded.count, "
+                "last_at = excluded.last_at, last_detail = excluded.last_detail",
+                [v for row in rows for v in row],
+            )
+        )
+    state = {**envelope.agent, "batch": envelope.batch, "received_at": now.isoformat()}
+    out.append(
+        (
+            f"UPDATE {Gateway._meta.db_table} SET last_seen_at = %s, agent_state = %s::jsonb "  # noqa: S608
+            "WHERE id = %s",
+            [now, orjson.dumps(state).decode(), gateway.pk],
+        )
+    )
+    out.append(_claim_dcr_requests(fleet, now))
+    return out
+
+
+def _claim_dcr_requests(fleet: GatewayFleet, now: dt.datetime) -> tuple[str, list[Any]]:
+    """Mark the unsent DCR requests of the gateway's batteries sent; returns their battery ids."""
+    return (
+        "UPDATE acquisition_dcrmeasurementrequest SET sent_at = %s "
+        "WHERE sent_at IS NULL AND battery_id = ANY(%s::int4[]) RETURNING battery_id",
+        [now, list(fleet.batteries)],
+    )
 
 
 # -- commands in the reply -------------------------------------------------------------------------
 
 
 def relay_states(gateway: Gateway) -> list[bool]:
-    """Hook for the alarms app: the relay outputs this gateway should hold (all off for now)."""
-    return [False] * RELAY_COUNT
+    """The relay outputs this gateway should hold: the alarms app maps site alarms to contacts."""
+    from alarms.relays import relay_states as alarm_relay_states  # import cycle: alarms reads us
 
-
-def pending_commands(
-    gateway: Gateway, fleet: GatewayFleet | None = None, now: dt.datetime | None = None
-) -> dict[str, Any]:
-    """Commands for the agent's next reply; DCR requests are claimed so they are sent once."""
-    fleet = fleet or gateway_fleet(gateway)
-    now = now or dt.datetime.now(dt.UTC)
-    measure: list[int] = []
-    if fleet.batteries:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE acquisition_dcrmeasurementrequest SET sent_at = %s "
-                "WHERE sent_at IS NULL AND battery_id = ANY(%s) RETURNING battery_id",
-                [now, list(fleet.batteries)],
-            )
-            measure = sorted({row[0] for row in cursor.fetchall()})
-    return {"relays": relay_states(gateway), "measure_dcr": measure}
+    return alarm_relay_states(gateway)
 
 
 # -- hand-off to the alarms app --------------------------------------------------------------------
@@ -314,4 +356,5 @@ def hand_off(payload: dict[str, Any]) -> None:
     if task is None:
         log.debug("%s is not registered: batch not handed off", ALARM_TASK)
         return
-    task.delay(payload)
+    # A short argsrepr: Celery would otherwise saferepr() the id lists for its message headers.
+    task.apply_async((payload,), argsrepr=f"(<batch of gateway {payload['gateway']}>,)")

@@ -214,7 +214,7 @@ class DcrMeasurementRequest(models.Model):
 
     class Meta:
         indexes = [
-            # pending_commands(): the unsent requests of one gateway's batteries, every ingest.
+            # ingest(): claims the unsent requests of one gateway's batteries, every request.
             models.Index(
                 fields=["battery"],
                 condition=models.Q(sent_at__isnull=True),

@@ -2,15 +2,14 @@
 accepted by a real SMTP server (aiosmtpd) -> acknowledgement over the API -> recovery.
 
 The simulator runs in real time (time factor 1: the injected fault takes effect at once). The
-gateway's heartbeat is one scan (10 s) so the agent uploads every scan: relay commands travel in
-ingest replies, and with report by exception a quiet site would upload only at its heartbeat.
+gateway's heartbeat is one scan (10 s) so every scan's values reach the portal; relay commands
+travel in ingest replies (a quiet site's agent polls for them every scan, test_agent_commands).
 A site override makes 2.34 V/cell (14.04 V) critical, which the simulator's dry-out fault crosses.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
 import urllib.request
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from acquisition import ingest
 from alarms import actions
 from alarms.choices import AlarmState, RuleKind, Severity, SubscriptionRole
 from alarms.models import Alarm, Threshold
@@ -38,10 +36,6 @@ from tests.acquisition.e2e_helpers import (
 from tests.acquisition.simulator_helpers import free_port
 from tests.alarms.conftest import subscribe
 from tests.conftest import grant, make_user
-
-#: The ingest builds its reply's ``commands.relays`` with ``acquisition.ingest.relay_states``; the
-#: relay checks need that hook to call ``alarms.relays.relay_states`` (docs/alarms.md, "Relays").
-RELAYS_WIRED = "alarms.relays" in inspect.getsource(ingest.relay_states)
 
 UNITS = 8
 FAULTED = 4  # Modbus address: battery #3 of the bank (addresses 2..9)
@@ -122,17 +116,12 @@ def test_a_simulated_fault_reaches_a_person_switches_the_relay_and_clears_on_rec
             assert expected in body, f"{expected!r} missing from:\n{body}"
 
         # relay 1 (any critical) switches within two scans of the alarm
-        if RELAYS_WIRED:
-            wait_for(
-                lambda: _http(f"{sim}/relays")[0], 2 * SCAN_INTERVAL_S + 5, "relay 1 energised"
-            )
-            wait_for(
-                lambda: (Gateway.objects.get(pk=site.gateway.pk).agent_state.get("relays") or [0])[
-                    0
-                ],
-                2 * SCAN_INTERVAL_S + 5,
-                "the agent reports relay 1 on",
-            )
+        wait_for(lambda: _http(f"{sim}/relays")[0], 2 * SCAN_INTERVAL_S + 5, "relay 1 energised")
+        wait_for(
+            lambda: (Gateway.objects.get(pk=site.gateway.pk).agent_state.get("relays") or [0])[0],
+            2 * SCAN_INTERVAL_S + 5,
+            "the agent reports relay 1 on",
+        )
 
         # a reminder after N hours; acknowledging over the API stops them
         later = timezone.now() + dt.timedelta(hours=settings.ALARMS_REMINDER_HOURS, seconds=5)
@@ -152,9 +141,4 @@ def test_a_simulated_fault_reaches_a_person_switches_the_relay_and_clears_on_rec
             2 * SCAN_INTERVAL_S + 5,
             "alarm cleared after recovery",
         )
-        if RELAYS_WIRED:
-            wait_for(
-                lambda: not _http(f"{sim}/relays")[0], 2 * SCAN_INTERVAL_S + 5, "relay 1 released"
-            )
-    if not RELAYS_WIRED:
-        pytest.xfail("acquisition.ingest.relay_states does not call alarms.relays.relay_states yet")
+        wait_for(lambda: not _http(f"{sim}/relays")[0], 2 * SCAN_INTERVAL_S + 5, "relay 1 released")
