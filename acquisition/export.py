@@ -37,46 +37,66 @@ def _stamp(ts: dt.datetime, tz: zoneinfo.ZoneInfo) -> tuple[str, str]:
     return utc, ts.astimezone(tz).isoformat(timespec="milliseconds")
 
 
+def _header(parameters: Sequence[str]) -> list[str]:
+    return [p if p == "status" else column_name(p) for p in parameters]
+
+
+def _values(parameters: Sequence[str], values: Sequence[Any]) -> list[Any]:
+    return [
+        ("" if v is None else v) if p == "status" else _fmt(v)
+        for p, v in zip(parameters, values, strict=True)
+    ]
+
+
 def battery_csv(
     units: Iterable[tuple[int, int, int, zoneinfo.ZoneInfo]],
     start: dt.datetime,
     end: dt.datetime,
+    parameters: Sequence[str] | None = None,
 ) -> Iterator[str]:
-    """CSV lines for batteries given as (battery id, bank id, position, site time zone)."""
+    """CSV lines for batteries given as (battery id, bank id, position, site time zone); every
+    parameter and the status unless ``parameters`` names some."""
     writer: Any = csv.writer(_Line())
-    params: Sequence[str] = (*BMU_PARAMETERS, "status")
+    params: Sequence[str] = parameters or (*BMU_PARAMETERS, "status")
     yield writer.writerow(
-        ["battery_id", "bank_id", "position", "ts_utc", "ts_local"]
-        + [column_name(p) for p in BMU_PARAMETERS]
-        + ["status"]
+        ["battery_id", "bank_id", "position", "ts_utc", "ts_local", *_header(params)]
     )
     for battery_id, bank_id, position, tz in units:
         for ts, *values in iter_raw_readings("battery", battery_id, start, end, params):
-            status = values.pop()
             yield writer.writerow(
-                [battery_id, bank_id, position, *_stamp(ts, tz)]
-                + [_fmt(v) for v in values]
-                + ["" if status is None else status]
+                [battery_id, bank_id, position, *_stamp(ts, tz), *_values(params, values)]
             )
 
 
 def bank_csv(
-    units: Iterable[tuple[int, zoneinfo.ZoneInfo]], start: dt.datetime, end: dt.datetime
+    units: Iterable[tuple[int, zoneinfo.ZoneInfo]],
+    start: dt.datetime,
+    end: dt.datetime,
+    parameters: Sequence[str] | None = None,
 ) -> Iterator[str]:
     """CSV lines of string (CMU) readings for banks given as (bank id, site time zone)."""
     writer: Any = csv.writer(_Line())
-    params: Sequence[str] = (*CMU_PARAMETERS, "status")
-    yield writer.writerow(
-        ["bank_id", "ts_utc", "ts_local"] + [column_name(p) for p in CMU_PARAMETERS] + ["status"]
-    )
+    params: Sequence[str] = parameters or (*CMU_PARAMETERS, "status")
+    yield writer.writerow(["bank_id", "ts_utc", "ts_local", *_header(params)])
     for bank_id, tz in units:
         for ts, *values in iter_raw_readings("bank", bank_id, start, end, params):
-            status = values.pop()
-            yield writer.writerow(
-                [bank_id, *_stamp(ts, tz)]
-                + [_fmt(v) for v in values]
-                + ["" if status is None else status]
-            )
+            yield writer.writerow([bank_id, *_stamp(ts, tz), *_values(params, values)])
+
+
+def bucket_csv(
+    id_column: str,
+    unit_id: int,
+    rows: Iterable[Sequence[Any]],
+    parameters: Sequence[str],
+    tz: zoneinfo.ZoneInfo,
+) -> Iterator[str]:
+    """CSV lines of downsampled readings: rows (bucket, n, then min, avg, max per parameter) as
+    ``query.bucket_readings`` returns them; ``ts`` is the start of each bucket."""
+    writer: Any = csv.writer(_Line())
+    stats = [f"{column_name(p)}_{s}" for p in parameters for s in ("min", "avg", "max")]
+    yield writer.writerow([id_column, "ts_utc", "ts_local", "n", *stats])
+    for bucket, n, *values in rows:
+        yield writer.writerow([unit_id, *_stamp(bucket, tz), n, *(_fmt(v) for v in values)])
 
 
 def _fmt(value: float | None) -> str:

@@ -17,16 +17,44 @@ from acquisition.registermap import BMU_PARAMETERS, CMU_PARAMETERS
 
 DEFAULT_SPAN = dt.timedelta(days=1)
 CHUNK_ROWS = 5000  # rows per keyset query of iter_raw_readings
-INTERVALS = ("raw", "hour", "day")
+INTERVALS = ("raw", "5min", "hour", "day")
+#: Length of each downsampling bucket.
+BUCKETS = {
+    "5min": dt.timedelta(minutes=5),
+    "hour": dt.timedelta(hours=1),
+    "day": dt.timedelta(days=1),
+}
+#: Buckets computed from the raw readings on the fly scan at most this range (a month of 10 s
+#: scans is ~260,000 rows per unit); hourly and daily battery buckets come from the rollups.
+MAX_SCAN_SPAN = dt.timedelta(days=31)
+#: At most this many buckets per answer (a year of hours is 8,784).
+MAX_BUCKETS = 10_000
+_ORIGIN = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # buckets are aligned on UTC midnight
 
 
 class ParamError(ValueError):
-    """A bad query parameter; the message names it and says why."""
+    """A bad query parameter; the message names it and says why (``"name: why"``)."""
+
+    @property
+    def param(self) -> str:
+        """The parameter the message names (before the first colon)."""
+        return str(self).split(":", 1)[0]
+
+    @property
+    def reason(self) -> str:
+        name, _, why = str(self).partition(": ")
+        return why or name
 
 
 def real(value: float | None) -> float | None:
     """A ``real`` column's value as the decimal the unit sent (6 significant digits, FLT_DIG)."""
     return None if value is None else float(f"{value:.6g}")
+
+
+#: Times outside these years are refused: no battery reported before, and the arithmetic on
+#: them (default spans, bucket alignment) stays far from datetime's limits.
+YEARS = (1970, 2200)
+MAX_ID = 2**63 - 1
 
 
 def parse_time(params: Mapping[str, str], name: str) -> dt.datetime | None:
@@ -35,15 +63,21 @@ def parse_time(params: Mapping[str, str], name: str) -> dt.datetime | None:
         return None
     raw = raw.replace(" ", "+")  # an unencoded '+' of an offset arrives as a space
     try:
-        if len(raw) == 10:
-            return dt.datetime.fromisoformat(raw).replace(tzinfo=dt.UTC)
         value = dt.datetime.fromisoformat(raw)
+        if len(raw) == 10:
+            value = value.replace(tzinfo=dt.UTC)
     except ValueError:
         raise ParamError(
             f"{name}: {raw!r} is not an ISO 8601 time (e.g. 2026-11-24T04:20:00Z or 2026-11-24)"
         ) from None
     if value.tzinfo is None:
         raise ParamError(f"{name}: {raw!r} has no UTC offset (add Z or +01:00)")
+    return _in_years(name, raw, value)
+
+
+def _in_years(name: str, raw: str, value: dt.datetime) -> dt.datetime:
+    if not YEARS[0] < value.year < YEARS[1]:
+        raise ParamError(f"{name}: {raw!r} is outside the years {YEARS[0]}-{YEARS[1]}")
     return value.astimezone(dt.UTC)
 
 
@@ -66,7 +100,7 @@ def parse_id(params: Mapping[str, str], name: str) -> int | None:
         value = int(raw)
     except ValueError:
         raise ParamError(f"{name}: {raw!r} is not an id (a positive integer)") from None
-    if value <= 0:
+    if not 0 < value <= MAX_ID:
         raise ParamError(f"{name}: {raw!r} is not an id (a positive integer)")
     return value
 
@@ -75,7 +109,7 @@ def parse_parameters(params: Mapping[str, str], allowed: Sequence[str]) -> list[
     raw = params.get("parameters")
     if not raw:
         return list(allowed)
-    names = [p.strip() for p in raw.split(",") if p.strip()]
+    names = list(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
     unknown = [p for p in names if p not in allowed]
     if unknown or not names:
         bad = ", ".join(unknown) or "(empty)"
@@ -88,6 +122,12 @@ def parse_interval(params: Mapping[str, str]) -> str:
     if interval not in INTERVALS:
         raise ParamError(f"interval: {interval!r} is not one of {', '.join(INTERVALS)}")
     return interval
+
+
+_RAW_TABLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "battery": ("acquisition_reading", "battery_id", (*BMU_PARAMETERS, "status")),
+    "bank": ("acquisition_bankreading", "bank_id", (*CMU_PARAMETERS, "status")),
+}
 
 
 def raw_readings(
@@ -105,10 +145,7 @@ def raw_readings(
     Served by the primary key (unit, ts) of each day's partition; partitions outside the range
     are pruned by the planner.
     """
-    table, key, allowed = {
-        "battery": ("acquisition_reading", "battery_id", (*BMU_PARAMETERS, "status")),
-        "bank": ("acquisition_bankreading", "bank_id", (*CMU_PARAMETERS, "status")),
-    }[kind]
+    table, key, allowed = _RAW_TABLES[kind]
     cols = [p for p in parameters if p in allowed]  # names checked: safe to format in
     select = ", ".join(["ts", *cols])
     with connection.cursor() as cursor:
@@ -139,3 +176,68 @@ def iter_raw_readings(
         if len(rows) < chunk:
             return
         after = rows[-1][0]
+
+
+def floor_to_bucket(ts: dt.datetime, interval: str) -> dt.datetime:
+    """The start of the ``interval`` bucket holding ``ts`` (buckets aligned on UTC midnight)."""
+    size = BUCKETS[interval]
+    return ts - (ts - _ORIGIN) % size
+
+
+def check_bucket_range(start: dt.datetime, end: dt.datetime, interval: str, *, scan: bool) -> None:
+    """Refuse (ParamError) a range too long for one answer: too many buckets, or too many raw
+    rows to aggregate on the fly (``scan``)."""
+    if scan and end - start > MAX_SCAN_SPAN:
+        raise ParamError(
+            f"start: interval={interval} covers at most {MAX_SCAN_SPAN.days} days here; "
+            "ask for a shorter range or a longer interval"
+        )
+    if (end - floor_to_bucket(start, interval)) / BUCKETS[interval] > MAX_BUCKETS:
+        raise ParamError(
+            f"start: at most {MAX_BUCKETS} buckets per request; shorten the range or use a "
+            "longer interval"
+        )
+
+
+def _select(first: Sequence[str], parameters: Sequence[str], template: str) -> str:
+    return ", ".join([*first, *(template.format(p=p) for p in parameters)])
+
+
+def bucket_readings(
+    kind: str,
+    unit_id: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    parameters: Sequence[str],
+    interval: str,
+) -> list[tuple[Any, ...]]:
+    """Rows (bucket, n, then min, avg, max of each parameter) of one unit in [start, end).
+
+    Hourly and daily buckets of a battery come from its rollups; the others (5-minute buckets,
+    banks) are aggregated from the raw readings with ``date_bin``.
+    """
+    first = floor_to_bucket(start, interval)
+    if kind == "battery" and interval in ("hour", "day"):
+        cols = [p for p in parameters if p in BMU_PARAMETERS]  # names checked: safe to format in
+        table = "acquisition_hourlyrollup" if interval == "hour" else "acquisition_dailyrollup"
+        select = _select(["bucket", "n"], cols, "{p}_min, {p}_avg, {p}_max")
+        sql = (
+            f"SELECT {select} FROM {table} "  # noqa: S608
+            "WHERE battery_id = %s AND bucket >= %s AND bucket < %s ORDER BY bucket"
+        )
+        params: list[Any] = [unit_id, first, end]
+    else:
+        table, key, allowed = _RAW_TABLES[kind]
+        cols = [p for p in parameters if p in allowed and p != "status"]
+        select = _select(
+            ["date_bin(%s, ts, %s) AS bucket", "count(*)"], cols, "min({p}), avg({p}), max({p})"
+        )
+        sql = (
+            f"SELECT {select} "  # noqa: S608
+            f"FROM {table} WHERE {key} = %s AND ts >= %s AND ts < %s "
+            "GROUP BY bucket ORDER BY bucket"
+        )
+        params = [BUCKETS[interval], _ORIGIN, unit_id, first, end]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

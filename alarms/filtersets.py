@@ -6,6 +6,7 @@ import django_filters
 
 from alarms.choices import AlarmState, RuleKind, Scope, Severity
 from alarms.models import Alarm
+from bms_portal.filters import UtcDateTimeFilter
 
 
 class AlarmFilterSet(django_filters.FilterSet):
@@ -19,8 +20,8 @@ class AlarmFilterSet(django_filters.FilterSet):
     severity = django_filters.ChoiceFilter(choices=Severity.choices)
     kind = django_filters.ChoiceFilter(choices=RuleKind.choices)
     scope = django_filters.ChoiceFilter(choices=Scope.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="lt")
+    since = UtcDateTimeFilter(field_name="raised_at", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="raised_at", lookup_expr="lt")
     open = django_filters.BooleanFilter(method="filter_open", label="Open (not cleared)")
 
     class Meta:

@@ -1,6 +1,19 @@
-"""Project-level models: worker heartbeats, so operators can see that each queue is served."""
+"""Project-level models: worker heartbeats (is each queue served?), personal API tokens and the
+audit log."""
 
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+
+#: Personal API keys start with this, so a leaked key is recognisable (secret scanners, logs).
+KEY_PREFIX = "bmsp_"
 
 
 class WorkerHeartbeat(models.Model):
@@ -12,3 +25,81 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue} @ {self.hostname} {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+def hash_api_key(key: str) -> str:
+    """Keys are 256-bit random strings, so one SHA-256 is enough to store them safely."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self, now: dt.datetime | None = None) -> ApiTokenQuerySet:
+        """Tokens that authenticate now: not revoked, not expired."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """A personal API token: a user's key for scripts and other systems (docs/api.md).
+
+    Only the SHA-256 of the key is stored; the key itself is shown once, when it is created.
+    A token acts as its user, with the same site scoping as the portal.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'BMS export'.")
+    key_hash = models.CharField(max_length=64, editable=False)
+    prefix = models.CharField(
+        max_length=16, editable=False, help_text="First characters of the key, to recognise it."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+        constraints = [
+            # every authenticated API request looks its token up by key hash
+            models.UniqueConstraint(fields=["key_hash"], name="apitoken_key_hash_unique"),
+        ]
+        indexes = [
+            # the "API tokens" page and GET /api/v1/tokens/ list one user's tokens, newest first
+            models.Index(fields=["user", "-created_at"], name="apitoken_user_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}...)"
+
+    @property
+    def is_active(self) -> bool:
+        expired = self.expires_at is not None and self.expires_at <= timezone.now()
+        return self.revoked_at is None and not expired
+
+    def set_new_key(self) -> str:
+        """Issue a key; returns it in clear (shown once), keeps only its hash and prefix."""
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        self.key_hash = hash_api_key(key)
+        self.prefix = key[: len(KEY_PREFIX) + 6]
+        return key
+
+
+class ApiRateWindow(models.Model):
+    """One API rate-limit counter: the hits of a key (scope and user, token or IP) in its current
+    fixed window. Used when the cache is the database (no Redis): one upsert per request, where
+    Django's database cache costs six queries per ``set``. Rows of past windows are dead weight
+    and may be deleted at any time."""
+
+    key = models.CharField(max_length=120, primary_key=True)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.hits} since {self.window_start:%Y-%m-%d %H:%M:%S}"

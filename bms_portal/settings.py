@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bms_portal.api.rates import env_rate
 from bms_portal.env import env_bool, env_int, env_list, env_str, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -32,7 +33,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -124,10 +124,31 @@ if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 
-# -- REST API --------------------------------------------------------------------------------------
+# -- cache: shared by every gunicorn worker (API rate limits) --------------------------------------
+#: Redis when REDIS_URL is set; else a database table, created by ``manage.py migrate``
+#: (bms_portal/migrations/0003_cache_table) or ``manage.py createcachetable``.
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "bms",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "bms_cache",
+            "KEY_PREFIX": "bms",
+        }
+    }
+
+# -- REST API (docs/api.md) ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "bms_portal.api.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -136,17 +157,48 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "bms_portal.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "bms_portal.api.errors.exception_handler",
+    # Rate limits: "<requests>/<second|minute|hour|day>". The edge agents' ingest is not DRF and
+    # is never throttled. "user" caps a user over the portal session and all their tokens
+    # together, "token" each personal token, "anon" callers that are not signed in (per IP).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "bms_portal.api.throttling.AnonThrottle",
+        "bms_portal.api.throttling.UserThrottle",
+        "bms_portal.api.throttling.TokenThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("API_RATE_ANON", "60/hour"),
+        "user": env_rate("API_RATE_USER", "5000/hour"),
+        "token": env_rate("API_RATE_TOKEN", "2000/hour"),
+    },
+    #: Proxies in front of gunicorn (X-Forwarded-For entries to trust for the anonymous rate).
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 1 if env_bool("BEHIND_TLS_PROXY", False) else 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Battery fleet portal API",
-    "DESCRIPTION": "Sites, banks, batteries and their readings. All lists are scoped to the sites "
-    "the caller may see; objects of other sites answer 404.",
+    "DESCRIPTION": (
+        "Sites, banks, batteries, their readings and alarms. Authenticate with a personal API "
+        "token (`Authorization: Token <key>` or `Bearer <key>`), created on the portal's "
+        '"API tokens" page. All lists are scoped to the sites the caller may see; objects of '
+        'other sites answer 404. Errors are JSON `{"error": <code>, "detail": ...}`. '
+        "See docs/api.md."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "bms_portal.api.schema.add_error_responses",
+    ],
     # Swagger UI assets come from drf-spectacular-sidecar: served by the portal, no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -3,9 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from bms_portal import views
+from bms_portal import views, views_tokens
 
 api_v1 = [
+    path("", include("bms_portal.api.urls")),
     path("", include("sites.api.urls")),
     path("", include("acquisition.api.urls")),
     path("", include("alarms.api.urls")),
@@ -16,6 +17,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("account/tokens/", views_tokens.token_list, name="api-tokens"),
+    path("account/tokens/<int:pk>/revoke/", views_tokens.token_revoke, name="api-token-revoke"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -24,3 +27,9 @@ urlpatterns = [
     path("django_plotly_dash/", include("django_plotly_dash.urls")),
     path("", include("sites.urls")),
 ]
+
+# JSON errors on /api/ paths, the usual pages elsewhere (bms_portal.api.errors)
+handler400 = "bms_portal.api.errors.bad_request"
+handler403 = "bms_portal.api.errors.permission_denied"
+handler404 = "bms_portal.api.errors.page_not_found"
+handler500 = "bms_portal.api.errors.server_error"

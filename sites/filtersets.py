@@ -3,7 +3,7 @@
 import django_filters
 
 from sites.choices import BatteryStatus, Chemistry, UnitType
-from sites.models import Bank, Battery, BatteryModel, Site
+from sites.models import Bank, Battery, BatteryModel, Gateway, Site
 
 
 class SiteFilterSet(django_filters.FilterSet):
@@ -47,3 +47,15 @@ class BatteryModelFilterSet(django_filters.FilterSet):
     class Meta:
         model = BatteryModel
         fields = ["manufacturer", "chemistry", "unit_type"]
+
+
+class GatewayFilterSet(django_filters.FilterSet):
+    site = django_filters.NumberFilter(field_name="site_id")
+    site_slug = django_filters.CharFilter(field_name="site__slug")
+    revoked = django_filters.BooleanFilter(
+        field_name="revoked_at", lookup_expr="isnull", exclude=True, label="Token revoked"
+    )
+
+    class Meta:
+        model = Gateway
+        fields = ["site", "site_slug", "name", "revoked"]

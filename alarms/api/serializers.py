@@ -8,12 +8,15 @@ from alarms.models import Alarm
 class AlarmSerializer(serializers.ModelSerializer):
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
     site_slug = serializers.CharField(source="site.slug", read_only=True)
+    # null for alarms of a bank or a gateway, and before anyone acknowledged
     battery_position = serializers.IntegerField(
-        source="battery.position", read_only=True, default=None
+        source="battery.position", read_only=True, default=None, allow_null=True
     )
-    battery_serial = serializers.CharField(source="battery.serial", read_only=True, default=None)
+    battery_serial = serializers.CharField(
+        source="battery.serial", read_only=True, default=None, allow_null=True
+    )
     acknowledged_by = serializers.CharField(
-        source="acknowledged_by.username", read_only=True, default=None
+        source="acknowledged_by.username", read_only=True, default=None, allow_null=True
     )
 
     class Meta:

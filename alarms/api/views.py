@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -13,6 +14,12 @@ from alarms import actions
 from alarms.api.serializers import AcknowledgeSerializer, AlarmSerializer
 from alarms.filtersets import AlarmFilterSet
 from alarms.models import Alarm
+
+
+class AlarmStateConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "only an active alarm can be acknowledged"
 
 
 class AlarmViewSet(viewsets.ReadOnlyModelViewSet):
@@ -30,7 +37,11 @@ class AlarmViewSet(viewsets.ReadOnlyModelViewSet):
             .order_by("-raised_at", "-id")
         )
 
-    @extend_schema(request=AcknowledgeSerializer, responses=AlarmSerializer)
+    @extend_schema(
+        request=AcknowledgeSerializer,
+        responses={200: AlarmSerializer, 409: OpenApiTypes.OBJECT},
+        description="Acknowledge an active alarm (409 if it is already acknowledged or cleared).",
+    )
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
         """Managers of the alarm's site and admins; viewers get 403 (other sites 404)."""
@@ -40,8 +51,7 @@ class AlarmViewSet(viewsets.ReadOnlyModelViewSet):
         data = AcknowledgeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if not actions.acknowledge(alarm, request.user, data.validated_data["note"]):
-            return Response(
-                {"error": f"the alarm is {alarm.state}, only an active alarm can be acknowledged"},
-                status=status.HTTP_409_CONFLICT,
+            raise AlarmStateConflict(
+                f"the alarm is {alarm.state}, only an active alarm can be acknowledged"
             )
         return Response(AlarmSerializer(alarm).data)

@@ -1,6 +1,8 @@
+"""What the API shows of the fleet (read-only except gateways, which admins create)."""
+
 from rest_framework import serializers
 
-from sites.models import Bank, Battery, BatteryModel, Site
+from sites.models import Bank, Battery, BatteryModel, Gateway, Site
 
 
 class SiteSerializer(serializers.ModelSerializer):
@@ -81,3 +83,45 @@ class BatterySerializer(serializers.ModelSerializer):
             "dcr_baseline_set_at",
             "status",
         ]
+
+
+class GatewaySerializer(serializers.ModelSerializer):
+    """A gateway as admins see it; its token is never shown again after creation or rotation."""
+
+    site_slug = serializers.CharField(source="site.slug", read_only=True)
+    revoked = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Gateway
+        fields = [
+            "id",
+            "site",
+            "site_slug",
+            "name",
+            "token_prefix",
+            "token_created_at",
+            "revoked",
+            "revoked_at",
+            "last_seen_at",
+            "scan_interval_s",
+            "heartbeat_s",
+            "dcr_interval_h",
+        ]
+        read_only_fields = fields
+
+    def get_revoked(self, obj: Gateway) -> bool:
+        return obj.revoked_at is not None
+
+
+class GatewayCreateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Gateway
+        fields = ["site", "name", "scan_interval_s", "heartbeat_s", "dcr_interval_h"]
+
+
+class GatewayTokenSerializer(GatewaySerializer):
+    token = serializers.CharField(read_only=True, help_text="The gateway token, shown this once.")
+
+    class Meta(GatewaySerializer.Meta):
+        fields = [*GatewaySerializer.Meta.fields, "token"]
+        read_only_fields = fields

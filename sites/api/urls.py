@@ -7,4 +7,5 @@ router.register("sites", views.SiteViewSet, basename="site")
 router.register("banks", views.BankViewSet, basename="bank")
 router.register("batteries", views.BatteryViewSet, basename="battery")
 router.register("battery-models", views.BatteryModelViewSet, basename="batterymodel")
+router.register("gateways", views.GatewayViewSet, basename="gateway")
 urlpatterns = router.urls

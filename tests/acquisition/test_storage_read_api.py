@@ -82,7 +82,11 @@ def test_bad_parameters_are_a_400_naming_the_parameter(
     client.force_login(fleet.manager)
     reply = client.get(readings_url(battery.pk, **params))
     assert reply.status_code == 400
-    assert reply.json()["error"].startswith(message)
+    body = reply.json()
+    field, _, text = message.partition(":")
+    assert body["error"] == "invalid"
+    assert field in body["detail"], body
+    assert text.strip() in " ".join(body["detail"][field]), body
 
 
 def test_a_manager_of_site_1_gets_404_for_a_site_3_battery(client: Any, fleet: Any) -> None:
@@ -122,7 +126,10 @@ def test_latest_needs_exactly_one_of_site_or_bank(client: Any, fleet: Any) -> No
     client.force_login(fleet.admin)
     reply = client.get("/api/v1/latest/")
     assert reply.status_code == 400
-    assert "site / bank" in reply.json()["error"]
+    assert reply.json() == {
+        "error": "invalid",
+        "detail": {"site": ["give exactly one of site, bank"]},
+    }
 
 
 def test_latest_of_a_site_uses_a_constant_number_of_queries(

@@ -98,10 +98,10 @@ def test_api_details_of_another_site_answer_404_by_guessed_id(client, fleet, who
 
 
 def test_api_token_authentication_is_scoped_too(client, fleet):
-    from rest_framework.authtoken.models import Token
+    from bms_portal.api.tokens import create_token
 
-    token = Token.objects.create(user=fleet.viewer)
-    response = client.get("/api/v1/sites/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = create_token(fleet.viewer, "script")
+    response = client.get("/api/v1/sites/", HTTP_AUTHORIZATION=f"Token {key}")
     assert {row["slug"] for row in response.json()["results"]} == {"s1"}
 
 
