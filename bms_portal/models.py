@@ -11,7 +11,6 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-
 #: Personal API keys start with this, so a leaked key is recognisable (secret scanners, logs).
 KEY_PREFIX = "bmsp_"
 
