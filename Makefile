@@ -10,7 +10,7 @@ VAR := var
 export SECRET_KEY_FILE ?= $(CURDIR)/$(VAR)/secret_key
 EMBEDDED := $(PY) -m bms_portal.embedded_db
 
-.PHONY: demo test bench lint check install clean-demo
+.PHONY: demo test bench backtest lint check install clean-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ test: $(STAMP) $(VAR)/secret_key
 ## make bench: the benchmarks, one `BENCH name key=value ...` line each
 bench: $(STAMP) $(VAR)/secret_key
 	$(EMBEDDED) --temp -- $(PY) -m pytest tests/benchmarks -m benchmark -p no:cacheprovider -q -s $(PYTEST_ARGS)
+
+## make backtest: forecast back-tests on the real ageing data (tables in docs/forecasting.md)
+DATA := $(CURDIR)/../shared/data/battery-aging
+backtest: $(STAMP)
+	mkdir -p $(VAR)
+	$(PY) -m forecasting.engine.backtest --csv $(DATA)/calce_cs2.csv --series cell --time cycle \
+		--target resistance_ohm --eol 'rel>=1.2' --json $(VAR)/backtest-calce.json
+	$(PY) -m forecasting.engine.backtest --csv $(DATA)/nasa_pcoe_capacity.csv --series cell \
+		--time cycle --target capacity_ah --eol 'abs<=1.4' --json $(VAR)/backtest-nasa.json
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
