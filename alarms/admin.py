@@ -19,6 +19,7 @@ from alarms.models import (
     Subscription,
     Threshold,
 )
+from bms_portal.audit import AuditedAdminMixin
 from bms_portal.scoping import SiteScopedAdmin
 
 
@@ -43,7 +44,7 @@ class AlarmAdmin(SiteScopedAdmin):
 
 
 @admin.register(Threshold)
-class ThresholdAdmin(SiteScopedAdmin):
+class ThresholdAdmin(AuditedAdminMixin, SiteScopedAdmin):
     list_display = [
         "kind",
         "severity",
@@ -64,7 +65,7 @@ class ThresholdAdmin(SiteScopedAdmin):
 
 
 @admin.register(MaintenanceWindow)
-class MaintenanceWindowAdmin(SiteScopedAdmin):
+class MaintenanceWindowAdmin(AuditedAdminMixin, SiteScopedAdmin):
     list_display = ["site", "bank", "starts_at", "ends_at", "reason", "suppress_alarms"]
     list_filter = [("site", admin.RelatedOnlyFieldListFilter), "suppress_alarms"]
 
@@ -75,12 +76,12 @@ class MaintenanceWindowAdmin(SiteScopedAdmin):
 
 
 @admin.register(RelayMapping)
-class RelayMappingAdmin(SiteScopedAdmin):
+class RelayMappingAdmin(AuditedAdminMixin, SiteScopedAdmin):
     list_display = ["gateway", "relay_1", "relay_2", "relay_3", "relay_4"]
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(SiteScopedAdmin):
+class SubscriptionAdmin(AuditedAdminMixin, SiteScopedAdmin):
     list_display = ["site", "channel", "target", "role", "min_severity", "active"]
     list_filter = ["channel", "role", "active", ("site", admin.RelatedOnlyFieldListFilter)]
     autocomplete_fields = ["user"]

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from bms_portal.choices import AuditAction
+
 #: Personal API keys start with this, so a leaked key is recognisable (secret scanners, logs).
 KEY_PREFIX = "bmsp_"
 
@@ -102,3 +104,50 @@ class ApiRateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.hits} since {self.window_start:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditEntry(models.Model):
+    """One audited change: who changed which object when, with its values before and after.
+
+    Written by ``bms_portal.audit`` (admin mixin and explicit calls in actions) for users, site
+    memberships, gateways, thresholds and alarm rules. ``before`` holds the changed fields' old
+    values (the whole object for a deletion), ``after`` their new values (the whole object for a
+    creation). Secrets (password and token hashes, webhook secrets) are never stored in clear.
+    """
+
+    at = models.DateTimeField(default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+    )
+    #: The actor's username at the time (kept when the user is deleted later).
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=10, choices=AuditAction.choices)
+    #: ``app_label.model``, e.g. ``sites.gateway``.
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    #: Where the change came from: ``admin``, ``admin action``, ``api``, ``command`` ...
+    source = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+        indexes = [
+            # the audit log in the admin, newest first (and pruning old entries by date)
+            models.Index(fields=["-at"], name="auditentry_at_idx"),
+            # the history of one object: filter by type and id, newest first
+            models.Index(fields=["object_type", "object_id", "-at"], name="auditentry_object_idx"),
+            # what one person changed
+            models.Index(fields=["actor", "-at"], name="auditentry_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name or '-'} {self.action} {self.object_type} {self.object_id}"

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "bms_portal.csp.ContentSecurityPolicyMiddleware",  # CSP header on HTML (security block below)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -55,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_plotly_dash.middleware.BaseMiddleware",
+    "bms_portal.security.LoginRateLimitMiddleware",  # 429 for rate-limited sign-ins
+    "bms_portal.routers.ReplicaReadsMiddleware",  # page reads on the replica, if configured
 ]
 
 ROOT_URLCONF = "bms_portal.urls"
@@ -80,6 +83,18 @@ DATABASES = {"default": parse_database_url(env_str("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# -- read replica (bms_portal/routers.py, docs/scaling.md) -----------------------------------------
+#: A streaming replica of the primary. When set, GET pages of these URL namespaces (and Dash chart
+#: callbacks) read the fleet's data from it; everything else stays on the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+DATABASE_REPLICA_NAMESPACES = env_list("DATABASE_REPLICA_NAMESPACES", "sites,acquisition")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = parse_database_url(DATABASE_REPLICA_URL, name="DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["bms_portal.routers.ReplicaRouter"]
 
 # -- auth ------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -330,3 +345,37 @@ CELERY_BEAT_SCHEDULE |= {
         "options": {"queue": "alarms", "expires": float(ALARMS_SWEEP_S)},
     },
 }
+
+# -- reports: scheduled PDF/CSV reports (owned by sites/reports/; see docs/reports.md) -------------
+#: The report templates live with their code in the sites.reports sub-package.
+TEMPLATES[0]["DIRS"].append(BASE_DIR / "sites" / "reports" / "templates")
+#: Attempts per report e-mail before its delivery is marked failed (logged at ERROR, in the
+#: admin); the wait doubles from REPORTS_RETRY_BASE_S up to REPORTS_RETRY_MAX_S.
+REPORTS_MAX_ATTEMPTS = env_int("REPORTS_MAX_ATTEMPTS", 6, minimum=1)
+REPORTS_RETRY_BASE_S = env_int("REPORTS_RETRY_BASE_S", 60, minimum=1)
+REPORTS_RETRY_MAX_S = env_int("REPORTS_RETRY_MAX_S", 3600, minimum=1)
+CELERY_BEAT_SCHEDULE |= {
+    # claims due subscriptions (one conditional UPDATE each) and retries failed deliveries
+    "reports-send-due": {
+        "task": "sites.reports.tasks.send_due",
+        "schedule": 300.0,
+        "options": {"queue": "default", "expires": 290.0},
+    },
+}
+
+# -- operations: sign-in rate limit, Content-Security-Policy, /metrics (docs/operations.md) --------
+#: Failed sign-ins allowed per username and client address within the window; after that every
+#: attempt of that pair, the right password included, is refused (429) until the window ends.
+LOGIN_RATE_LIMIT_ATTEMPTS = env_int("LOGIN_RATE_LIMIT_ATTEMPTS", 5, minimum=1)
+LOGIN_RATE_LIMIT_WINDOW_S = env_int("LOGIN_RATE_LIMIT_WINDOW_S", 900, minimum=1)
+AUTHENTICATION_BACKENDS = ["bms_portal.security.RateLimitedModelBackend"]
+#: Content-Security-Policy (bms_portal/csp.py); CSP_REPORT_ONLY=1 to try a policy change first.
+CSP_ENABLED = env_bool("CSP_ENABLED", True)
+CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
+CSP_REPORT_URI = env_str("CSP_REPORT_URI", "")
+CSP_EXTRA_SCRIPT_HASHES = env_list("CSP_EXTRA_SCRIPT_HASHES")
+#: /metrics: with this bearer token from anywhere, without it only from loopback (no proxy).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOW_LOOPBACK = env_bool("METRICS_ALLOW_LOOPBACK", True)
+#: Prometheus and load-balancer probes talk plain http to gunicorn on the private side.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^healthz$"]

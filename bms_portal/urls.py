@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from bms_portal import views, views_tokens
+from bms_portal import metrics, views, views_tokens
 
 api_v1 = [
     path("", include("bms_portal.api.urls")),
@@ -14,6 +14,7 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
@@ -21,9 +22,10 @@ urlpatterns = [
     path("account/tokens/<int:pk>/revoke/", views_tokens.token_revoke, name="api-token-revoke"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("export/", include("acquisition.urls")),
     path("alarms/", include("alarms.urls")),
+    path("reports/", include("sites.reports.urls")),
     path("django_plotly_dash/", include("django_plotly_dash.urls")),
     path("", include("sites.urls")),
 ]

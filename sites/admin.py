@@ -2,6 +2,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from bms_portal import audit
+from bms_portal.audit import AuditedAdminMixin
 from bms_portal.scoping import SiteScopedAdmin
 from sites import actions
 from sites.models import (
@@ -47,7 +49,7 @@ class BankInline(admin.TabularInline):
 
 
 @admin.register(Site)
-class SiteAdmin(SiteScopedAdmin):
+class SiteAdmin(AuditedAdminMixin, SiteScopedAdmin):
     list_display = ["name", "slug", "time_zone", "contact_name", "created_at"]
     list_filter = ["time_zone"]
     search_fields = ["name", "slug", "address", "contact_name"]
@@ -61,7 +63,7 @@ class BusInline(admin.TabularInline):
 
 
 @admin.register(Gateway)
-class GatewayAdmin(SiteScopedAdmin):
+class GatewayAdmin(AuditedAdminMixin, SiteScopedAdmin):
     list_display = ["name", "site", "token_prefix", "last_seen_at", "scan_interval_s", "revoked_at"]
     list_filter = [
         ("site", admin.RelatedOnlyFieldListFilter),
@@ -87,13 +89,15 @@ class GatewayAdmin(SiteScopedAdmin):
     @admin.action(description="Issue a new token (the old one stops working)")
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[Gateway]) -> None:
         for gateway in queryset:
-            token = actions.rotate_gateway_token(gateway)
+            with audit.tracking(gateway, request=request, source="admin action"):
+                token = actions.rotate_gateway_token(gateway)
             messages.warning(request, f"New token of {gateway}: {token} (shown once)")
 
     @admin.action(description="Revoke the token")
     def revoke_token(self, request: HttpRequest, queryset: QuerySet[Gateway]) -> None:
         for gateway in queryset:
-            actions.revoke_gateway_token(gateway)
+            with audit.tracking(gateway, request=request, source="admin action"):
+                actions.revoke_gateway_token(gateway)
         messages.info(request, f"Revoked {queryset.count()} token(s).")
 
 
@@ -157,7 +161,7 @@ class BatteryReplacementAdmin(SiteScopedAdmin):
 
 
 @admin.register(SiteMembership)
-class SiteMembershipAdmin(admin.ModelAdmin):
+class SiteMembershipAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Who may see which site: only admins grant access."""
 
     list_display = ["user", "site", "role"]
@@ -177,3 +181,6 @@ class SiteMembershipAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
     has_delete_permission = has_change_permission
+
+
+from sites.reports import admin as reports_admin  # noqa: E402,F401  (registers the report models)

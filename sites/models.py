@@ -450,3 +450,7 @@ def role_on(user: Any, site: Site) -> str | None:
         return None
     membership = SiteMembership.objects.filter(user_id=user.pk, site_id=site.pk).first()
     return membership.role if membership else None
+
+
+# Report subscriptions and deliveries are models of this app, kept in their sub-package.
+from sites.reports.models import ReportDelivery, ReportSubscription  # noqa: E402,F401

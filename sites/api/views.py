@@ -17,6 +17,8 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from bms_portal import audit
+from bms_portal.choices import AuditAction
 from sites import actions
 from sites.api.serializers import (
     BankSerializer,
@@ -141,6 +143,13 @@ class GatewayViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             )
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
+        audit.record(
+            gateway,
+            AuditAction.CREATE,
+            after=audit.snapshot(gateway),
+            request=request,
+            source="api",
+        )
         return Response(_with_token(gateway, token), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -152,7 +161,8 @@ class GatewayViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"], url_path="rotate-token")
     def rotate_token(self, request: Request, pk: str | None = None) -> Response:
         gateway = self.get_object()
-        token = actions.rotate_gateway_token(gateway)
+        with audit.tracking(gateway, request=request, source="api"):
+            token = actions.rotate_gateway_token(gateway)
         return Response(_with_token(gateway, token))
 
     @extend_schema(
@@ -164,7 +174,8 @@ class GatewayViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
         gateway = self.get_object()
-        actions.revoke_gateway_token(gateway)
+        with audit.tracking(gateway, request=request, source="api"):
+            actions.revoke_gateway_token(gateway)
         gateway.refresh_from_db()
         return Response(GatewaySerializer(gateway).data)
 

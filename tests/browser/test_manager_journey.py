@@ -108,9 +108,7 @@ def test_manager_journey_and_viewer_scope(browser: Any, portal: str, fleet: Any)
     page.click("#live-table th[data-key=voltage]")
     volts = [float(v) for v in page.locator("#live-table td[data-key=voltage]").all_inner_texts()]
     assert volts == sorted(volts)
-    page.wait_for_function(
-        "document.getElementById('live-table').dataset.refreshCount >= '1'", timeout=20000
-    )
+    page.wait_for_selector("#live-table[data-refresh-count]", timeout=20000)
     assert page.locator("#refreshed").inner_text().startswith("updated")
     with page.expect_download() as download_info:
         page.click("#csv-link")
@@ -136,9 +134,7 @@ def test_manager_journey_and_viewer_scope(browser: Any, portal: str, fleet: Any)
     assert page.locator("#comparison .scatterlayer path.js-line").count() == 2
     _shot(page, "4-battery-day")
     page.click("#range >> text=Month")
-    page.wait_for_function(
-        "document.getElementById('history-source').innerText.includes('hourly rollups')"
-    )
+    page.wait_for_selector("#history-source:has-text('hourly rollups')")
     page.wait_for_selector("#history .scatterlayer path.js-line")
     assert page.locator("#history .scatterlayer path.js-line").first.get_attribute("d")
     _shot(page, "5-battery-month")
