@@ -1,9 +1,8 @@
 """The hook between forecasting and alarms: remaining useful life per battery, in days.
 
-The forecasting app is expected to provide ``forecasting.models.RemainingLife`` with at least
-``battery_id`` and ``days`` (predicted days until the battery crosses its replacement threshold,
-e.g. 80 % capacity or +50 % DCR), one current row per battery. Until that model exists this returns
-``{}`` and the ``forecast_rul`` rule simply has nothing to evaluate. To feed it differently, change
+``forecasting.models.RemainingLife`` holds one current row per battery with ``days``: predicted
+days from today until the battery crosses its replacement threshold (DCR +50 % of baseline);
+null when it does not cross within three years (no entry then). To feed it differently, change
 only this function: the evaluation calls it once per batch with the batch's battery ids.
 """
 

@@ -379,3 +379,23 @@ METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 METRICS_ALLOW_LOOPBACK = env_bool("METRICS_ALLOW_LOOPBACK", True)
 #: Prometheus and load-balancer probes talk plain http to gunicorn on the private side.
 SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^healthz$"]
+
+# -- forecasting: fleet models and remaining life (owned by forecasting/; docs/forecasting.md) ----
+#: EngineConfig fields overriding the engine's defaults (e.g. {"num_boost_round": 100}).
+FORECASTING_ENGINE: dict[str, object] = {}
+#: Days of daily rollups read per site for a prediction.
+FORECASTING_HISTORY_DAYS = env_int("FORECASTING_HISTORY_DAYS", 1100, minimum=30)
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE |= {
+    "forecasting-train": {  # weekly, Sunday night; predicts every site when done
+        "task": "forecasting.tasks.train",
+        "schedule": crontab(minute=30, hour=1, day_of_week=0),
+        "options": {"queue": "forecasting", "expires": 6 * 3600.0},
+    },
+    "forecasting-predict": {  # daily
+        "task": "forecasting.tasks.predict_all",
+        "schedule": crontab(minute=30, hour=3),
+        "options": {"queue": "forecasting", "expires": 6 * 3600.0},
+    },
+}

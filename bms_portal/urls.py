@@ -26,6 +26,7 @@ urlpatterns = [
     path("export/", include("acquisition.urls")),
     path("alarms/", include("alarms.urls")),
     path("reports/", include("sites.reports.urls")),
+    path("forecasts/", include("forecasting.urls")),
     path("django_plotly_dash/", include("django_plotly_dash.urls")),
     path("", include("sites.urls")),
 ]

@@ -248,9 +248,27 @@ class ForecastSummary:
 
 
 def forecasting_summary(site_ids: list[int], period: Period) -> ForecastSummary:
-    """Forecasts and replacement plan for the report. The forecasting app has no forecast model
-    yet (``forecasting.models``): until it has, this returns an empty summary saying so. It is
-    the one place to change when forecasts land (docs/reports.md)."""
+    """Forecasts and replacement plan for the report: the batteries of these sites predicted to
+    reach replacement (DCR +50 %) within a year of the period's end, soonest first (one query)."""
+    from forecasting.models import RemainingLife
+    from forecasting.plan import plan_rows
+
+    today = period.end.astimezone(period.tz).date()
+    rows = [
+        {
+            "site": r.life.battery.bank.site.name,
+            "bank": r.life.battery.bank.name,
+            "position": r.life.battery.position,
+            "remaining_days": max((r.life.replace_on - today).days, 0),
+            "replace_by": r.life.replace_on.isoformat(),
+            "reason": f"{r.life.get_cause_display()} (DCR {r.life.dcr_pct or 0:.0f} %)",
+        }
+        for r in plan_rows(site_ids, today)
+    ]
+    if rows:
+        return ForecastSummary(True, "", rows)
+    if RemainingLife.objects.filter(battery__bank__site_id__in=site_ids).exists():
+        return ForecastSummary(True, "No battery is due for replacement within 12 months.")
     return ForecastSummary()
 
 
