@@ -5,7 +5,8 @@
   p95 < 50 ms.
 - ``commloss_sweep``: the periodic sweep over 100,000 batteries (500 gateways x 5 banks x 40).
   Target < 5 s.
-- ``alarm_latency`` (reading taken -> e-mail accepted, full demo data flow): test_alarm_latency_bench.py.
+- ``alarm_latency`` (reading taken -> e-mail accepted, full demo data flow): see
+  test_alarm_latency_bench.py.
 """
 
 from __future__ import annotations
