@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("sites.api.urls")),
     path("", include("acquisition.api.urls")),
     path("", include("alarms.api.urls")),
+    path("", include("forecasting.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,7 +1,16 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from alarms.api import views
+from alarms.api import thresholds, views
 
 router = SimpleRouter()
 router.register("alarms", views.AlarmViewSet, basename="alarm")
-urlpatterns = router.urls
+router.register("thresholds", thresholds.ThresholdViewSet, basename="threshold")
+urlpatterns = [
+    *router.urls,
+    path(
+        "batteries/<int:id>/thresholds/",
+        thresholds.BatteryThresholdsView.as_view(),
+        name="battery-thresholds",
+    ),
+]

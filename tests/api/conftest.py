@@ -81,12 +81,56 @@ def alarm_ids(fleet: Fleet, index: int = 2) -> list[int]:
     return list(Alarm.objects.filter(site=bank.site).visible().values_list("pk", flat=True))
 
 
+def forecast_rows(fleet: Fleet, index: int = 2) -> tuple[list[int], list[int], list[int]]:
+    """A forecast, remaining life (due in a month) and a site-level threshold override on site
+    ``index + 1``: (forecast ids, battery ids with a remaining life, threshold ids)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from alarms.models import Threshold
+    from forecasting.models import Forecast, ForecastModel, RemainingLife
+
+    stored, _ = ForecastModel.objects.get_or_create(
+        parameter="dcr", version=1, defaults={"payload": "{}"}
+    )
+    battery = fleet.banks[index].batteries.order_by("position").first()
+    today = timezone.localdate()
+    forecast = Forecast.objects.create(
+        battery=battery,
+        parameter="dcr",
+        model=stored,
+        origin=today,
+        baseline=4.0,
+        level=4.4,
+        horizons=[30, 90],
+        q10=[4.4, 4.6],
+        q50=[4.6, 5.0],
+        q90=[4.8, 5.4],
+    )
+    RemainingLife.objects.create(
+        battery=battery,
+        model=stored,
+        origin=today,
+        dcr_pct=140.0,
+        days=30.0,
+        replace_on=today + dt.timedelta(days=30),
+        cause="dry_out",
+        evidence="DCR up 40 %",
+    )
+    threshold = Threshold.objects.create(
+        kind="temperature_high", severity="warning", site=fleet.sites[index], limit=33.0
+    )
+    return [forecast.pk], [battery.pk], [threshold.pk]
+
+
 @pytest.fixture
 def foreign(fleet: Fleet) -> Foreign:
     site, bank = fleet.sites[2], fleet.banks[2]
     batteries = list(Battery.objects.filter(bank=bank).values_list("pk", flat=True))
     other_token, _ = create_token(make_user("someone-else"), "theirs")
     make_gateway(fleet.sites[0])  # a gateway the manager's sites have: still admins only
+    forecasts, lives, thresholds = forecast_rows(fleet)
     return Foreign(
         ids={
             "sites": [site.pk],
@@ -96,6 +140,11 @@ def foreign(fleet: Fleet) -> Foreign:
             "alarms": alarm_ids(fleet),
             "tokens": [other_token.pk],
             "latest": [],  # scoped by its site / bank parameters (test_scoping)
+            "thresholds": thresholds,
+            "forecasts": forecasts,
+            "remaining-life": lives,
+            "replacement-plan": lives,
+            "reports": [site.pk],
         },
         site=site.pk,
         bank=bank.pk,

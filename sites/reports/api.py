@@ -1,0 +1,103 @@
+"""On-demand report of one site through the API: the portal's PDF or CSV (``sites.reports``).
+
+``GET /api/v1/reports/site/{id}/?period=weekly&date=2026-11-23&format=pdf|csv``. A site the caller
+may not see is a 404; every role that sees the site may download its report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+
+from acquisition.api.renderers import CSVRenderer
+from sites.models import Site
+from sites.reports import actions
+from sites.reports import render as report_render
+from sites.reports.choices import PeriodKind
+
+#: Report dates outside this range are refused (no data, and the calendar arithmetic must fit).
+EARLIEST = dt.date(2000, 1, 1)
+
+
+class PDFRenderer(BaseRenderer):
+    """Only makes content negotiation offer ``application/pdf``; the view renders the PDF."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+
+    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
+        raise NotImplementedError("the report view renders its PDF itself")
+
+
+class ReportQuerySerializer(serializers.Serializer):
+    period = serializers.ChoiceField(choices=PeriodKind.choices, default=PeriodKind.WEEKLY)
+    date = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Any day of the period; empty: the last complete period.",
+    )
+
+    def validate_date(self, value: dt.date | None) -> dt.date | None:
+        if value is not None and not EARLIEST <= value <= timezone.localdate() + dt.timedelta(
+            days=366
+        ):
+            raise serializers.ValidationError("out of range")
+        return value
+
+
+class SiteReportView(generics.GenericAPIView):
+    """The report of one site for one period, as a PDF (default) or CSV download."""
+
+    renderer_classes = [PDFRenderer, CSVRenderer]
+    filter_backends: list[Any] = []
+    pagination_class = None
+    serializer_class = ReportQuerySerializer
+
+    def get_queryset(self) -> QuerySet[Site]:
+        return Site.objects.for_user(self.request.user)
+
+    @extend_schema(
+        summary="Report of a site (PDF or CSV)",
+        description="Health summary, alarms of the period, batteries out of threshold, DCR "
+        "drift, forecasts and replacement plan, data availability. 404 for a site the caller "
+        "may not see.",
+        parameters=[
+            ReportQuerySerializer,
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, enum=["pdf", "csv"], description="Default `pdf`."
+            ),
+        ],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF"),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV"),
+        },
+    )
+    def get(self, request: Request, id: int) -> HttpResponse:
+        site = get_object_or_404(self.get_queryset(), pk=id)
+        query = ReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        now = timezone.now()
+        period = actions.period_for(
+            query.validated_data["period"], site.tz, query.validated_data["date"], now
+        )
+        report = actions.build_report(request.user, site, period, now)
+        fmt = request.accepted_renderer.format
+        if fmt == "csv":
+            response = HttpResponse(report_render.csv_text(report), content_type="text/csv")
+        else:
+            response = HttpResponse(report_render.pdf(report), content_type="application/pdf")
+        name = report_render.filename(report, fmt)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
