@@ -353,19 +353,6 @@ def store_batch(battery_rows: Sequence[tuple], bank_rows: Sequence[tuple]) -> tu
     return inserted, len(battery_rows) + len(bank_rows)
 
 
-def queue_rollups(gateway_id: int, hours: Iterable[dt.datetime]) -> None:
-    """Mark (gateway, hour) buckets for the rollup task; one statement."""
-    hours = sorted(set(hours))
-    if not hours:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO acquisition_rollupqueue (gateway_id, hour) "
-            "SELECT %s, h FROM unnest(%s::timestamptz[]) AS h ON CONFLICT DO NOTHING",
-            [gateway_id, hours],
-        )
-
-
 # -- rollups ---------------------------------------------------------------------------------------
 
 _STAT_COLUMNS = [f"{p}_{s}" for p in BMU_PARAMETERS for s in ("min", "avg", "max")]

@@ -83,9 +83,3 @@ def worst(statuses: Iterable[Status]) -> Status:
     """The fleet's status: the worst of its sites' (``worst(site_statuses(ids).values())``)."""
     return max(statuses, key=lambda s: ORDER[s], default=Status.OK)
 
-
-def fleet_status(user: object) -> Status:
-    from sites.models import Site
-
-    ids = Site.objects.for_user(user).values_list("pk", flat=True)  # type: ignore[arg-type]
-    return worst(site_statuses(ids).values())

@@ -22,10 +22,6 @@ COLUMNS = ("series_id", "day", *VALUES)
 EPOCH = dt.date(1970, 1, 1)
 
 
-def day_number(day: dt.date) -> int:
-    return (day - EPOCH).days
-
-
 def day_date(number: float) -> dt.date:
     return EPOCH + dt.timedelta(days=int(number))
 

@@ -74,8 +74,3 @@ def replace_battery(
     )
     return new
 
-
-def set_dcr_baseline(battery: Battery, value_mohm: float) -> None:
-    Battery.objects.filter(pk=battery.pk).update(
-        dcr_baseline_mohm=round(value_mohm, 3), dcr_baseline_set_at=timezone.now()
-    )

@@ -179,3 +179,22 @@ def test_long_ranges_read_rollups_and_no_trace_exceeds_the_cap(fleet):
     assert 20 <= len(battery_series(battery.pk, "week")) <= 25
     assert battery_series(battery.pk, "year").source == "daily rollups"
     assert battery_series(battery.pk, "all").source == "daily rollups"
+
+
+def test_battery_page_leads_to_its_effective_thresholds_and_their_sources(client, fleet):
+    battery = batteries_of(fleet.banks[0])[0]
+    client.force_login(fleet.viewer)
+    page = client.get(reverse("sites:battery", args=[battery.pk])).content.decode()
+    link = re.search(r'id="thresholds-link" href="([^"]+)"', page).group(1)
+    thresholds = client.get(link).content.decode()
+    assert "block voltage high" in thresholds
+    assert "built-in default (VRLA)" in thresholds
+
+
+def test_site_page_leads_to_its_alarms_and_dry_contact_states(client, fleet):
+    client.force_login(fleet.manager)
+    page = client.get(reverse("sites:site", args=["s1"])).content.decode()
+    link = re.search(r'id="site-alarms-link" href="([^"]+)"', page).group(1)
+    alarms_page = client.get(link).content.decode()
+    gateway = fleet.sites[0].gateways.get()
+    assert f"Dry contacts of gateway {gateway.name}" in alarms_page
