@@ -82,4 +82,3 @@ def battery_statuses(battery_ids: Iterable[int]) -> dict[int, Status]:
 def worst(statuses: Iterable[Status]) -> Status:
     """The fleet's status: the worst of its sites' (``worst(site_statuses(ids).values())``)."""
     return max(statuses, key=lambda s: ORDER[s], default=Status.OK)
-

@@ -73,4 +73,3 @@ def replace_battery(
         performed_by=user if user is not None and user.is_authenticated else None,
     )
     return new
-
