@@ -259,7 +259,8 @@ def _fault(raw: Any, where: str, bmus: set[int], everyone: set[int]) -> FaultSpe
     return FaultSpec(
         address=address,
         kind=kind,
-        after_s=_num(raw.get("after_s", 0.0), f"{where}.after_s", 0, 1e10),
+        # negative: the fault began that long before the simulator started (an aged history)
+        after_s=_num(raw.get("after_s", 0.0), f"{where}.after_s", -1e10, 1e10),
         severity=_num(raw.get("severity", 1.0), f"{where}.severity", 0, 10),
     )
 

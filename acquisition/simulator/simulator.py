@@ -133,11 +133,15 @@ class Simulator:
             return "relay"
         return None
 
-    def step(self, sim_seconds: float) -> None:
-        """Advance the physics by ``sim_seconds`` of simulated time (split into small steps)."""
+    def step(self, sim_seconds: float, *, substep_s: float = MAX_SUBSTEP_S) -> None:
+        """Advance the physics by ``sim_seconds`` of simulated time (split into small steps).
+
+        ``substep_s``: the longest physics step. The live servers keep the default (a minute);
+        ``history.age`` steps hours at a time, which the ageing and thermal models tolerate.
+        """
         with self.lock:
             if sim_seconds > 0:
-                n = min(MAX_SUBSTEPS, max(1, math.ceil(sim_seconds / MAX_SUBSTEP_S)))
+                n = min(MAX_SUBSTEPS, max(1, math.ceil(sim_seconds / substep_s)))
                 for _ in range(n):
                     self._substep(sim_seconds / n)
             finished = self._finish_pulses()
@@ -152,7 +156,10 @@ class Simulator:
             self.step(max(0.0, elapsed) * self.time_factor)
 
     def inject(self, address: int, kind: str, severity: float = 1.0, after_s: float = 0.0) -> None:
-        """Start fault ``kind`` on a unit ``after_s`` simulated seconds from now."""
+        """Start fault ``kind`` on a unit ``after_s`` simulated seconds from now.
+
+        A negative ``after_s`` means the fault began that long ago: it has progressed as far.
+        """
         with self.lock:
             if kind not in FAULT_KINDS:
                 raise ValueError(f"kind: must be one of {', '.join(FAULT_KINDS)}")
@@ -167,7 +174,7 @@ class Simulator:
                     f"address: {kind} needs a BMU, {address} is a {self.kind(address)}"
                 )
             self.bmus[address].block.faults[kind] = fault
-            if kind == "open_cell" and after_s == 0:
+            if kind == "open_cell" and after_s <= 0:
                 self._start_dcr(self.bmus[address])  # the BMU notices at once
             self._refresh(noise=False)
 
