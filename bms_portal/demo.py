@@ -1,6 +1,9 @@
 """``make demo``: migrate, seed, and run every process of the product on this machine.
 
-Runs under ``bms_portal.embedded_db`` (which provides ``DATABASE_URL``). Starts the web server
+Runs under ``bms_portal.embedded_db`` (which provides ``DATABASE_URL``). Before the processes, it
+runs the simulators' accelerated ageing over the two years before today (``simulate_history``) and
+trains and runs the forecasts (``forecast``), so the pages have history, forecasts and a diagnosed
+fault from the first minute. Starts the web server
 (gunicorn) on http://127.0.0.1:8000, Celery worker and beat when Redis is reachable (otherwise the
 periodic tasks run in-process and tasks run eagerly), and for every demo site a device simulator
 and an edge agent. Every line of output is prefixed with the process name. Ctrl-C stops all of it;
@@ -93,6 +96,7 @@ def main() -> int:
     env.setdefault("CSRF_COOKIE_SECURE", "0")
     env.setdefault("PORTAL_URL", f"http://{HOST}:{PORT}")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("FORECASTING_MAX_TRAINING_ROWS", "100000")  # 300 batteries: ~20 s a model
     broker = env.get("CELERY_BROKER_URL") or env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     use_celery = _redis_reachable(broker)
     if use_celery:
@@ -107,6 +111,12 @@ def main() -> int:
     _run_step([*manage, "migrate", "--noinput"], env)
     _run_step([*manage, "seed_demo", "--out", str(DEMO_DIR)], env)
     _run_step([*manage, "collectstatic", "--noinput", "-v", "0"], env)
+    # accelerated ageing: two years of each site's simulated history (kept across restarts),
+    # then the fleet models and every battery's forecast, remaining life and diagnosis
+    for scenario in sorted(DEMO_DIR.glob("sim-*.json")):
+        slug = scenario.stem.removeprefix("sim-")
+        _run_step([*manage, "simulate_history", "--site", slug, "--scenario", str(scenario)], env)
+    _run_step([*manage, "forecast", "--train", "missing", "--predict"], env)
 
     sup = Supervisor(env)
     sup.start(

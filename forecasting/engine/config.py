@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -24,6 +24,10 @@ class EngineConfig:
     horizon_step: int = 7
     max_horizon: int = 1095
     horizons_per_origin: int | None = None
+    # budget of training rows: when max_origins / horizons_per_origin are not set, they are
+    # chosen so that the fleet gives about this many rows (training time grows with the rows,
+    # not with the fleet: a small fleet gets many origins per battery, a large one a few)
+    max_rows: int | None = None
     # LightGBM
     num_boost_round: int = 150
     learning_rate: float = 0.1
@@ -53,6 +57,17 @@ class EngineConfig:
     drop_features: tuple[str, ...] = ()  # further features left out (ablations)
     # "increasing" / "decreasing": the median path is made monotone in horizon (known physics only)
     monotone: str | None = None
+
+    def within_budget(self, n_series: int) -> EngineConfig:
+        """This config with origins and horizons per series fitted to ``max_rows`` rows."""
+        if not self.max_rows or n_series <= 0:
+            return self
+        if self.max_origins is not None or self.horizons_per_origin is not None:
+            return self
+        per_series = max(8.0, self.max_rows / n_series)
+        horizons = max(4, int((2 * per_series) ** 0.5))
+        origins = max(2, int(per_series // horizons))
+        return replace(self, max_origins=origins, horizons_per_origin=horizons)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EngineConfig:

@@ -35,7 +35,9 @@ STEP = 0.12  # a DCR step of 12 % within two days...
 STEP_FLAT_V = 0.005  # ...while voltage moves less than 0.5 %: a connection, not chemistry
 ERRATIC = 0.08  # day-to-day DCR scatter (MAD) above 8 %: loose or corroded connection
 V_HIGH = 0.01  # float voltage 1 % above the bank: charging too hard / dry-out
-V_LOW = 0.01  # 1 % below the bank: undercharged / sulfating
+V_LOW = 0.01  # 1 % below the bank: undercharged
+SULF_V = 0.015  # EMF / micro-discharge / float 1.5 % below the bank: sulfating. Not less: blocks of
+# one string differ by +-0.5 % from charger sharing and the BMU's calibration alone
 WARM_C = (0.5, 5.0)  # a little warmer than the bank: dry-out
 HOT_C = 8.0  # well above the bank / ambient: thermal-runaway risk (IEEE 1491)
 CURRENT_X = 3.0  # float current several times its steady value (IEEE 1188 / 1491)
@@ -72,6 +74,7 @@ def _signals(df: pd.DataFrame, dcr_baseline: float | None, k: int) -> dict[str, 
         start = dcr_baseline if dcr_baseline else _med(dcr, first)
         now = _med(dcr, last)
         sig["dcr_change"] = now / start - 1
+        sig["dcr_from_baseline"] = 1.0 if dcr_baseline else 0.0
         sig["dcr_max_ratio"] = float(np.nanmax(dcr.to_numpy(dtype=float))) / start
         sig["dcr_unreadable"] = float(dcr.iloc[-k:].isna().mean())
         d = dcr.to_numpy(dtype=float)
@@ -128,6 +131,12 @@ def _rules(sig: dict[str, float], cells: int) -> dict[str, tuple[float, list[str
     days = int(_g(sig, "days"))
     emf_low = min(_g(sig, "emf_vs_bank"), _g(sig, "micro_v_vs_bank"))
     steady_v = f"float voltage changed {_pct(v_change)} ({_pct(v_bank)} against the bank)"
+    # DCR is measured against the battery's settled baseline when it has one, else the window
+    dcr_rise = (
+        f"DCR {_pct(dcr)} above its baseline"
+        if _g(sig, "dcr_from_baseline")
+        else f"DCR {_pct(dcr)} in {days} days"
+    )
     temp = f"temperature {t_bank + 0.0:+.1f} C against the bank"
 
     if (
@@ -175,19 +184,16 @@ def _rules(sig: dict[str, float], cells: int) -> dict[str, tuple[float, list[str
             1.8,
             [f"DCR erratic (day-to-day scatter {_pct(_g(sig, 'dcr_scatter'))}) while {steady_v}"],
         )
-    if dcr >= DCR_RISE and v_bank >= V_HIGH / 2 and WARM_C[0] <= t_bank <= WARM_C[1]:
+    if dcr >= DCR_RISE and v_bank >= V_HIGH and WARM_C[0] <= t_bank <= WARM_C[1]:
         out["dry_out"] = (
             1.5 + dcr,
-            [
-                f"DCR {_pct(dcr)} in {days} days while {steady_v} "
-                f"and it runs {t_bank:.1f} C warmer than the bank"
-            ],
+            [f"{dcr_rise} while {steady_v} and it runs {t_bank:.1f} C warmer than the bank"],
         )
-    if dcr >= DCR_RISE and (emf_low <= -V_LOW / 2 or v_bank <= -V_LOW):
+    if dcr >= DCR_RISE and (emf_low <= -SULF_V or v_bank <= -SULF_V):
         out["sulfation"] = (
             1.5 + dcr,
             [
-                f"DCR {_pct(dcr)} in {days} days while EMF/micro-discharge voltage is "
+                f"{dcr_rise} while EMF/micro-discharge voltage is "
                 f"{_pct(emf_low)} "
                 f"against the bank and {steady_v} (undercharge history)"
             ],
@@ -217,7 +223,7 @@ def _rules(sig: dict[str, float], cells: int) -> dict[str, tuple[float, list[str
         out["grid_corrosion"] = (
             1.2 + dcr,
             [
-                f"DCR rose steadily {_pct(dcr)} in {days} days "
+                f"{dcr_rise}, rising steadily over the last {days} days "
                 f"(straight line, R2 {_g(sig, 'dcr_linear_r2'):.2f}) "
                 f"while {steady_v} and {temp}{hist}"
             ],

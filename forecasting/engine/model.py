@@ -166,6 +166,7 @@ class QuantileForecaster:
             else build_panel(data, target, series_col=series_col, day_col=day_col)
         )
         panel = time_warped(panel, config.time_warp)
+        config = config.within_budget(panel.n_series)
         builder = FeatureBuilder(
             panel, baseline_days=config.baseline_days, level_days=config.level_days
         )

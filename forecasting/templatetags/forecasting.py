@@ -14,15 +14,31 @@ register = template.Library()
 HISTORY_DAYS = 365
 
 
+#: Axis label of each parameter's curve.
+UNITS = {
+    Parameter.DCR: "DCR (mOhm)",
+    Parameter.VOLTAGE: "voltage (V)",
+    Parameter.EMF: "EMF (V)",
+    Parameter.MICRO_VOLTAGE: "micro-discharge voltage (V)",
+}
+
+
 def curve_figure(battery: Any, forecast: Forecast, life: RemainingLife | None) -> dict[str, Any]:
-    """Plotly figure (as a dict) of DCR history, median forecast, 10-90 % band and thresholds."""
+    """Plotly figure (as a dict) of one parameter's history, median forecast and 10-90 % band.
+
+    The DCR curve also carries the +20 % / +50 % lines and the predicted replacement date.
+    """
     from acquisition.models import DailyRollup
 
+    parameter = forecast.parameter
+    is_dcr = parameter == Parameter.DCR
     since = forecast.origin - dt.timedelta(days=HISTORY_DAYS)
     history = list(
-        DailyRollup.objects.filter(battery=battery, bucket__date__gte=since, dcr_avg__isnull=False)
+        DailyRollup.objects.filter(
+            battery=battery, bucket__date__gte=since, **{f"{parameter}_avg__isnull": False}
+        )
         .order_by("bucket")
-        .values_list("bucket", "dcr_avg")
+        .values_list("bucket", f"{parameter}_avg")
     )
     days = [(forecast.origin + dt.timedelta(days=h)).isoformat() for h in forecast.horizons]
     data: list[dict[str, Any]] = [
@@ -59,7 +75,7 @@ def curve_figure(battery: Any, forecast: Forecast, life: RemainingLife | None) -
         },
     ]
     shapes, annotations = [], []
-    if forecast.baseline:
+    if is_dcr and forecast.baseline:
         for ratio, colour, text in ((1.2, "#b7791f", "+20 %"), (1.5, "#c53030", "+50 % replace")):
             y = forecast.baseline * ratio
             shapes.append(
@@ -84,7 +100,7 @@ def curve_figure(battery: Any, forecast: Forecast, life: RemainingLife | None) -
                     "xanchor": "left",
                 }
             )
-    if life and life.replace_on:
+    if is_dcr and life and life.replace_on:
         x = life.replace_on.isoformat()
         shapes.append(
             {
@@ -114,8 +130,8 @@ def curve_figure(battery: Any, forecast: Forecast, life: RemainingLife | None) -
         "margin": {"l": 56, "r": 16, "t": 36, "b": 44},
         "shapes": shapes,
         "annotations": annotations,
-        "yaxis": {"title": {"text": "DCR (mOhm)"}},
-        "title": {"text": "DCR: history and forecast", "x": 0.01},
+        "yaxis": {"title": {"text": UNITS.get(parameter, parameter)}},
+        "title": {"text": f"{Parameter(parameter).label}: history and forecast", "x": 0.01},
     }
     return {"data": data, "layout": layout}
 
@@ -124,6 +140,10 @@ def curve_figure(battery: Any, forecast: Forecast, life: RemainingLife | None) -
 def battery_forecast(battery: Any) -> dict[str, Any]:
     """Context of the forecast section (the page's own access check already passed)."""
     life = RemainingLife.objects.select_related("model").filter(battery=battery).first()
-    forecast = Forecast.objects.filter(battery=battery, parameter=Parameter.DCR).first()
-    figure = curve_figure(battery, forecast, life) if forecast else None
-    return {"life": life, "figure": figure}
+    forecasts = {f.parameter: f for f in Forecast.objects.filter(battery=battery)}
+    figures = [
+        (parameter, curve_figure(battery, forecasts[parameter], life))
+        for parameter in Parameter.values  # DCR first
+        if parameter in forecasts
+    ]
+    return {"life": life, "figures": figures}

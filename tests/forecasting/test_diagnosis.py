@@ -140,3 +140,22 @@ def test_model_contributions_are_added_when_a_model_is_given():
     result = diagnose(df, nominal_voltage=12, model=model, model_input=one)
     assert len(result.contributions) == 5
     assert result.evidence[-1].startswith("forecast drivers:")
+
+
+def test_an_aged_block_with_a_calibration_offset_is_not_called_sulfated():
+    """Blocks of one string sit +-0.5 % apart (charger sharing, BMU calibration): not a fault."""
+    df = healthy()
+    grid_corrosion(df)
+    df["emf"] *= 0.994
+    df["micro_v"] *= 0.994
+    df["voltage"] *= 0.995 / 1.004
+    result = diagnose(df, dcr_baseline=4.0, nominal_voltage=12)
+    assert result.cause == "grid_corrosion", (result.cause, result.scores)
+    assert result.evidence[0].startswith("DCR +")
+    assert "above its baseline" in result.evidence[0]
+
+
+def test_sulfation_needs_a_real_drop_below_the_bank():
+    df = healthy()
+    sulfation(df)
+    assert diagnose(df, dcr_baseline=4.0, nominal_voltage=12).cause == "sulfation"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import numpy as np
@@ -123,5 +124,9 @@ def test_battery_page_draws_the_forecast_curve(client: Any, trained_fleet: dict[
 
     client.force_login(make_user("boss", superuser=True))
     html = client.get(trained_fleet["fast"].get_absolute_url()).content.decode()
-    assert 'id="forecast-curve-data"' in html and "forecasting/forecast_curve.js" in html
+    assert "forecasting/forecast_curve.js" in html
+    # one curve per parameter with a model, each with its figure data, DCR first
+    ids = re.findall(r'<script id="forecast-curve-data-(\w+)" type="application/json">', html)
+    assert ids == ["dcr", "voltage", "emf", "micro_voltage"][: len(ids)] and ids[0] == "dcr"
+    assert all(f'data-figure="forecast-curve-data-{p}"' in html for p in ids)
     assert "beyond three years" in html or "Replace by" in html
