@@ -47,8 +47,18 @@ def engine_config() -> Any:
     return EngineConfig.from_dict(fields)
 
 
-def _param_frame(frame: pd.DataFrame, parameter: str) -> pd.DataFrame:
-    """The engine's input for one parameter: its own baseline column only for DCR."""
+def _param_frame(
+    frame: pd.DataFrame, parameter: str, temperature_coefficient: float | None = None
+) -> pd.DataFrame:
+    """The engine's input for one parameter: its own baseline column only for DCR.
+
+    DCR is expressed at 25 C when the model found a temperature coefficient in the data
+    (``forecasting.engine.temperature``).
+    """
+    if parameter == Parameter.DCR and temperature_coefficient:
+        from forecasting.engine.temperature import correct
+
+        frame = correct(frame, temperature_coefficient)
     cols = [
         "series_id",
         "day",
@@ -102,7 +112,15 @@ def train(parameters: list[str] | None = None) -> list[ForecastModel]:
     frame = data.load_daily()
     stored = []
     for parameter in parameters or list(Parameter.values):
-        pframe = _param_frame(frame, parameter) if not frame.empty else frame
+        temp: dict[str, Any] = {}
+        if parameter == Parameter.DCR and not frame.empty:
+            from forecasting.engine.temperature import estimate
+
+            fit = estimate(frame)
+            temp = {"temperature_coefficient": fit.coefficient, "temperature_fit": fit.reason}
+            log.info("forecasting: DCR temperature correction: %s", fit.reason)
+        coeff = temp.get("temperature_coefficient")
+        pframe = _param_frame(frame, parameter, coeff) if not frame.empty else frame
         if pframe.empty:
             log.info("forecasting: no %s data, no model trained", parameter)
             continue
@@ -111,7 +129,7 @@ def train(parameters: list[str] | None = None) -> list[ForecastModel]:
         except ValueError as exc:  # series too short
             log.warning("forecasting: %s not trained: %s", parameter, exc)
             continue
-        metrics = {**model.metrics, **_fit_metrics(model, pframe, parameter)}
+        metrics = {**model.metrics, **_fit_metrics(model, pframe, parameter), **temp}
         model.metrics = metrics
         with transaction.atomic():
             last = ForecastModel.objects.select_for_update().filter(parameter=parameter)
@@ -191,7 +209,7 @@ def predict_site(site_id: int) -> int:
     now, today = timezone.now(), timezone.now().date()
     done = 0
     for parameter, stored in models.items():
-        pframe = _param_frame(frame, parameter)
+        pframe = _param_frame(frame, parameter, stored.temperature_coefficient)
         if pframe.empty:
             continue
         model = stored.engine_model()

@@ -42,6 +42,12 @@ class ForecastModel(models.Model):
     def __str__(self) -> str:
         return f"{self.parameter} v{self.version}"
 
+    @property
+    def temperature_coefficient(self) -> float | None:
+        """d ln(DCR) / dC this DCR model was trained with (its DCR is at 25 C), or None."""
+        value = (self.metrics or {}).get("temperature_coefficient")
+        return float(value) if value else None
+
     def engine_model(self) -> Any:
         """The engine's QuantileForecaster (imports LightGBM: call inside a worker task)."""
         from forecasting.engine.model import QuantileForecaster

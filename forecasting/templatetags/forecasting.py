@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from django import template
 
 from forecasting.choices import Parameter
+from forecasting.engine.temperature import REFERENCE_C
 from forecasting.models import Forecast, RemainingLife
 
 register = template.Library()
@@ -33,19 +35,24 @@ def curve_figure(battery: Any, forecast: Forecast, life: RemainingLife | None) -
     parameter = forecast.parameter
     is_dcr = parameter == Parameter.DCR
     since = forecast.origin - dt.timedelta(days=HISTORY_DAYS)
-    history = list(
+    rows = (
         DailyRollup.objects.filter(
             battery=battery, bucket__date__gte=since, **{f"{parameter}_avg__isnull": False}
         )
         .order_by("bucket")
-        .values_list("bucket", f"{parameter}_avg")
+        .values_list("bucket", f"{parameter}_avg", "temperature_avg")
     )
+    coefficient = forecast.model.temperature_coefficient if is_dcr else None
+    history = [  # at 25 C, like the forecast, when the model corrects DCR for temperature
+        (b, v * math.exp(-coefficient * (t - REFERENCE_C)) if coefficient and t is not None else v)
+        for b, v, t in rows
+    ]
     days = [(forecast.origin + dt.timedelta(days=h)).isoformat() for h in forecast.horizons]
     data: list[dict[str, Any]] = [
         {
             "x": [b.date().isoformat() for b, _ in history],
             "y": [v for _, v in history],
-            "name": "history (daily mean)",
+            "name": "history (daily mean, at 25 C)" if coefficient else "history (daily mean)",
             "mode": "lines",
             "line": {"color": "#2d3748"},
         },
@@ -140,7 +147,9 @@ def curve_figure(battery: Any, forecast: Forecast, life: RemainingLife | None) -
 def battery_forecast(battery: Any) -> dict[str, Any]:
     """Context of the forecast section (the page's own access check already passed)."""
     life = RemainingLife.objects.select_related("model").filter(battery=battery).first()
-    forecasts = {f.parameter: f for f in Forecast.objects.filter(battery=battery)}
+    forecasts = {
+        f.parameter: f for f in Forecast.objects.filter(battery=battery).select_related("model")
+    }
     figures = [
         (parameter, curve_figure(battery, forecasts[parameter], life))
         for parameter in Parameter.values  # DCR first

@@ -24,7 +24,7 @@ from acquisition.models import DailyRollup, HourlyRollup
 from acquisition.simulator.scenario import Scenario
 from acquisition.simulator.simulator import Simulator
 from forecasting import dash_apps
-from forecasting.models import Forecast, RemainingLife
+from forecasting.models import Forecast, ForecastModel, RemainingLife
 from sites import demo
 from sites.models import Battery
 from tests.conftest import make_user
@@ -87,6 +87,11 @@ def test_injected_dry_out_is_diagnosed_and_every_battery_forecast(
         assert (q10 <= q50 + 1e-9).all() and (q50 <= q90 + 1e-9).all()
         assert max(fc.horizons) == 1095
     assert Forecast.objects.filter(battery__in=batteries, parameter="dcr").count() == len(batteries)
+
+    # the simulator's DCR does not move with temperature: the model says so and corrects nothing
+    dcr_model = ForecastModel.objects.get(parameter="dcr")
+    assert dcr_model.temperature_coefficient is None
+    assert dcr_model.metrics["temperature_fit"].startswith("no clear temperature effect")
 
     # the site's scatter chart has a point for every battery, the weak one coloured dry-out
     figure = dash_apps.figure(site.name, dash_apps.lives_of("site", site))
