@@ -1,7 +1,9 @@
-"""On-demand report of one site through the API: the portal's PDF or CSV (``sites.reports``).
+"""On-demand reports through the API: the portal's PDF or CSV (``sites.reports``).
 
-``GET /api/v1/reports/site/{id}/?period=weekly&date=2026-11-23&format=pdf|csv``. A site the caller
-may not see is a 404; every role that sees the site may download its report.
+``GET /api/v1/reports/site/{id}/?period=weekly&date=2026-11-23&format=pdf|csv``: one site; a site
+the caller may not see is a 404; every role that sees the site may download its report.
+``GET /api/v1/reports/fleet/?period=monthly&format=csv``: every site the caller may see (the
+fleet report the portal offers as "All sites I may see"), in the portal's time zone.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.renderers import BaseRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from acquisition.api.renderers import CSVRenderer
 from sites.models import Site
@@ -57,13 +60,24 @@ class ReportQuerySerializer(serializers.Serializer):
         return value
 
 
-class SiteReportView(generics.GenericAPIView):
-    """The report of one site for one period, as a PDF (default) or CSV download."""
+class ReportView(generics.GenericAPIView):
+    """PDF or CSV downloads whose errors are the API's usual JSON (``{"error", "detail"}``)."""
 
     renderer_classes = [PDFRenderer, CSVRenderer]
     filter_backends: list[Any] = []
     pagination_class = None
     serializer_class = ReportQuerySerializer
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        # a 400/404 (or an unknown ?format=) is not a PDF: answer it as JSON like every endpoint
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+
+class SiteReportView(ReportView):
+    """The report of one site for one period, as a PDF (default) or CSV download."""
 
     def get_queryset(self) -> QuerySet[Site]:
         return Site.objects.for_user(self.request.user)
@@ -86,18 +100,47 @@ class SiteReportView(generics.GenericAPIView):
     )
     def get(self, request: Request, id: int) -> HttpResponse:
         site = get_object_or_404(self.get_queryset(), pk=id)
-        query = ReportQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        now = timezone.now()
-        period = actions.period_for(
-            query.validated_data["period"], site.tz, query.validated_data["date"], now
-        )
-        report = actions.build_report(request.user, site, period, now)
-        fmt = request.accepted_renderer.format
-        if fmt == "csv":
-            response = HttpResponse(report_render.csv_text(report), content_type="text/csv")
-        else:
-            response = HttpResponse(report_render.pdf(report), content_type="application/pdf")
-        name = report_render.filename(report, fmt)
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return _report_response(request, site)
+
+
+def _report_response(request: Request, site: Site | None) -> HttpResponse:
+    """Validate the query, build the site's (or the caller's fleet) report, render it."""
+    query = ReportQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    now = timezone.now()
+    tz = site.tz if site is not None else actions.fleet_tz()
+    period = actions.period_for(
+        query.validated_data["period"], tz, query.validated_data["date"], now
+    )
+    report = actions.build_report(request.user, site, period, now)
+    fmt = request.accepted_renderer.format
+    if fmt == "csv":
+        response = HttpResponse(report_render.csv_text(report), content_type="text/csv")
+    else:
+        response = HttpResponse(report_render.pdf(report), content_type="application/pdf")
+    name = report_render.filename(report, fmt)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+class FleetReportView(ReportView):
+    """The report of every site the caller may see, for one period, as a PDF or CSV download."""
+
+    @extend_schema(
+        summary="Fleet report of every site the caller may see (PDF or CSV)",
+        description="The site report's sections over every site the caller may see (only "
+        "those), periods in the portal's time zone. A caller who sees no site gets a report "
+        "that says so.",
+        parameters=[
+            ReportQuerySerializer,
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, enum=["pdf", "csv"], description="Default `pdf`."
+            ),
+        ],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF"),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV"),
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        return _report_response(request, None)

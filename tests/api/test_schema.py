@@ -38,7 +38,7 @@ def test_every_list_answers_in_a_bounded_number_of_queries(
 ):
     api = token_client(fleet.admin)
     for path, _ in operations(schema, "get"):
-        if "{" in path or path.endswith("/latest/"):
+        if "{" in path or path.endswith("/latest/") or "/reports/" in path:  # not lists
             continue
         with django_assert_max_num_queries(8):
             response = api.get(path)

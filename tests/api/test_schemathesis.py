@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from acquisition import storage
 from bms_portal.api.tokens import create_token
 from bms_portal.models import ApiToken
-from tests.api.conftest import alarm_ids, resource_of
+from tests.api.conftest import alarm_ids, forecast_rows, resource_of
 
 CHECKS = [not_a_server_error, response_schema_conformance]
 ALARMS = "/api/v1/alarms/"
@@ -79,7 +79,12 @@ def known(fleet: Any, manager_auth: dict[str, str]) -> dict[str, dict[str, Any]]
         [(bank.pk, now - dt.timedelta(minutes=m), 40.5, -1.0, 22.0, 0) for m in (5, 65)],
     )
     token = ApiToken.objects.get(user=fleet.manager)
+    forecasts, lives, thresholds = forecast_rows(fleet, 0)  # on the manager's first site
     return {
+        "forecasts": {"path": {"id": forecasts[0]}},
+        "remaining-life": {"path": {"id": lives[0]}},
+        "thresholds": {"path": {"id": thresholds[0]}},
+        "reports": {"path": {"id": fleet.sites[0].pk}},
         "sites": {"path": {"id": fleet.sites[0].pk}},
         "banks": {"path": {"id": bank.pk}},
         "batteries": {"path": {"id": battery.pk}},

@@ -60,6 +60,8 @@ def test_lists_never_hold_site_3_objects_but_the_admins_do(schema, fleet, foreig
         resource = resource_of(path)
         if not _is_list(path) or resource in UNSCOPED or not foreign.ids[resource]:
             continue
+        if path.endswith("/reports/fleet/"):  # a download (scoping: test_thresholds_forecasts)
+            continue
         response = manager.get(path, {"page_size": 1000})
         assert response.status_code == 200, (path, response.content)
         rows = response.json()["results"]

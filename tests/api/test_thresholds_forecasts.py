@@ -136,3 +136,28 @@ def test_site_report_pdf_and_csv_for_visible_sites_only(fleet):
     assert viewer.get(url, {"date": "1800-01-01"}).json()["error"] == "invalid"
     other = viewer.get(f"{API}reports/site/{fleet.sites[1].pk}/", {"format": "csv"})
     assert other.status_code == 404 and other.json()["error"] == "not_found"
+
+
+def test_fleet_report_covers_exactly_the_callers_sites(fleet):
+    url = f"{API}reports/fleet/"
+    viewer = token_client(fleet.viewer)
+    csv = viewer.get(url, {"period": "daily", "date": "2026-11-20", "format": "csv"})
+    assert csv.status_code == 200, csv.content
+    assert "attachment" in csv["Content-Disposition"] and "fleet" in csv["Content-Disposition"]
+    text = csv.content.decode()
+    assert fleet.sites[0].name in text and fleet.sites[1].name not in text
+    manager = token_client(fleet.manager).get(url, {"period": "daily", "format": "csv"})
+    assert all(s.name in manager.content.decode() for s in fleet.sites[:2])
+    pdf = viewer.get(url, {"period": "monthly"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert viewer.get(url, {"period": "hourly"}).json()["error"] == "invalid"
+
+
+def test_report_errors_are_json_even_for_an_unknown_format(fleet):
+    viewer = token_client(fleet.viewer)
+    for url in (f"{API}reports/fleet/", f"{API}reports/site/{fleet.sites[0].pk}/"):
+        bad = viewer.get(url, {"format": "xlsx"})
+        assert bad.status_code == 404 and bad["Content-Type"].startswith("application/json")
+        assert bad.json()["error"] == "not_found"
+        invalid = viewer.get(url, {"period": "hourly"})
+        assert invalid.status_code == 400 and invalid.json()["error"] == "invalid"
