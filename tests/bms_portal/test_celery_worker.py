@@ -77,3 +77,24 @@ def test_without_a_broker_tasks_run_in_process():
     assert settings.CELERY_TASK_ALWAYS_EAGER
     heartbeat.delay("default")
     assert WorkerHeartbeat.objects.filter(queue="default").exists()
+
+
+def test_a_worker_knows_every_task_the_beat_schedule_sends():
+    """A fresh process loads the tasks as a worker does; every scheduled task must be there
+    (the report scheduler, in the ``sites.reports`` sub-package, once was not: KeyError)."""
+    from django.conf import settings
+
+    code = (
+        "import django; django.setup()\n"
+        "from bms_portal.celery import app\n"
+        "app.loader.import_default_modules()\n"
+        "print('\\n'.join(sorted(app.tasks)))\n"
+    )
+    env = dict(os.environ, DATABASE_URL=database_url_for_subprocess())
+    env.pop("CELERY_BROKER_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert scheduled - set(out) == set()
+    assert "sites.reports.tasks.send_due" in out
