@@ -104,6 +104,8 @@ def test_injected_dry_out_is_diagnosed_and_every_battery_forecast(
     html = client.get(weak.get_absolute_url()).content.decode()
     assert "<dd>dry-out</dd>" in html
     assert life.replace_on.strftime("%Y-%m-%d") in html
+    if life.replace_on <= life.origin:  # the injected dry-out is past the line already
+        assert "now: already past +50 %" in html
     assert life.warning_on.strftime("%Y-%m-%d") in html
     for parameter in ("dcr", "voltage", "emf", "micro_voltage"):
         start = html.index(f'<script id="forecast-curve-data-{parameter}"')
