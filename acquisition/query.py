@@ -54,14 +54,30 @@ def real(value: float | None) -> float | None:
 def real_sql(column: str) -> str:
     """``real`` in SQL: ``float4 -> numeric`` prints ``%.6g`` (FLT_DIG), as ``real`` does.
 
-    Rounding in the database costs ~nothing next to a Python call per value.
+    Rounding in the database costs ~nothing next to a Python call per value. For a value the
+    unit sent (not a mean) ``stored_real_sql`` gives the same for half the cost.
     """
     return f"{column}::float4::numeric"
+
+
+def stored_real_sql(column: str) -> str:
+    """A value stored as the unit sent it (a reading, a min or max; not a mean), as ``real``
+    gives it: ``float4`` prints the shortest decimal that reads back as the same ``real``, which
+    for a value of up to 6 significant digits (FLT_DIG) is that value, as ``%.6g`` prints it. No
+    trip through ``numeric``: twice as fast (a year of hourly buckets: ~25 ms less). Read it as
+    it is (psycopg parses the text): a cast to ``float8`` would bring back the binary noise.
+    """
+    return f"{column}::float4"
 
 
 def real_json_sql(column: str) -> str:
     """A ``real`` value as JSON text (``null`` for NULL), for JSON the database builds."""
     return f"coalesce({real_sql(column)}::text, 'null')"
+
+
+def stored_real_json_sql(column: str) -> str:
+    """``real_json_sql`` of a value stored as the unit sent it (``stored_real_sql``)."""
+    return f"coalesce({stored_real_sql(column)}::text, 'null')"
 
 
 #: Times outside these years are refused: no battery reported before, and the arithmetic on
@@ -163,7 +179,7 @@ def raw_readings(
     table, key, allowed = _RAW_TABLES[kind]
     cols = [p for p in parameters if p in allowed]  # names checked: safe to format in
     if rounded:
-        cols = [p if p == "status" else f"{real_sql(p)}::float8" for p in cols]
+        cols = [p if p == "status" else stored_real_sql(p) for p in cols]
     select = ", ".join(["ts", *cols])
     with connection.cursor() as cursor:
         cursor.execute(
@@ -284,7 +300,7 @@ def bucket_json(
 ) -> str:
     """The buckets of ``bucket_readings`` as one JSON array, built by the database in one query:
     ``[{"ts": "...Z", "n": 40, "voltage": {"min": 13.5, "avg": 13.51, "max": 13.52}}, ...]``,
-    values through ``real``. A year of hourly buckets is ~2.4 MB; building it row by row in
+    values as ``real`` gives them. A year of hourly buckets is ~2.4 MB; building it row by row in
     Python (a float object and a rounding per value) took ~10x as long.
     """
     sql, params, cols = _bucket_sql(kind, unit_id, start, end, parameters, interval)
@@ -294,9 +310,9 @@ def bucket_json(
     ]
     for p in cols:  # names checked: safe to format in
         parts.append(
-            f'\',"{p}":{{"min":\' || {real_json_sql(p + "_min")} '
+            f'\',"{p}":{{"min":\' || {stored_real_json_sql(p + "_min")} '
             f"|| ',\"avg\":' || {real_json_sql(p + '_avg')} "
-            f"|| ',\"max\":' || {real_json_sql(p + '_max')} || '}}'"
+            f"|| ',\"max\":' || {stored_real_json_sql(p + '_max')} || '}}'"
         )
     item = " || ".join([*parts, "'}'"])
     with connection.cursor() as cursor:
@@ -322,7 +338,7 @@ def latest_rows(
     """
 
     def values(alias: str, params: Sequence[str]) -> str:
-        return ", ".join(f"{real_sql(f'{alias}.{p}')}::float8" for p in params)
+        return ", ".join(stored_real_sql(f"{alias}.{p}") for p in params)
 
     def stale(reading: str, gateway: str) -> str:
         return (

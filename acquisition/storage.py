@@ -209,7 +209,7 @@ def _latest_rows(rows: Sequence[tuple]) -> list[tuple]:
     return list(newest.values())
 
 
-def _array_literal(values: Sequence[Any]) -> str:
+def array_literal(values: Sequence[Any]) -> str:
     """A PostgreSQL array literal of numbers, datetimes or None, built with str.join.
 
     psycopg adapts a list element by element in Python (~7 us per value); this is ~20 times
@@ -237,7 +237,7 @@ def latest_upsert(rows: Sequence[tuple], *, bank: bool = False) -> tuple[str, li
         else (LATEST_TABLE, READING_COLUMNS, READING_TYPES)
     )
     latest = _latest_rows(rows)
-    arrays = [_array_literal(col) for col in zip(*latest, strict=True)]
+    arrays = [array_literal(col) for col in zip(*latest, strict=True)]
     cols = ", ".join(columns)
     unnest = ", ".join(f"%s::{t}[]" for t in types)
     updates = ", ".join(f"{c} = excluded.{c}" for c in (*columns[1:], "updated"))
@@ -249,16 +249,20 @@ def latest_upsert(rows: Sequence[tuple], *, bank: bool = False) -> tuple[str, li
     return sql, arrays
 
 
-def copy_readings(battery_rows: Sequence[tuple], bank_rows: Sequence[tuple]) -> None:
+def copy_readings(
+    battery_rows: Sequence[tuple], bank_rows: Sequence[tuple], *, savepoint: bool = True
+) -> None:
     """Binary COPY straight into the partitioned tables: the ingest's common case.
 
-    In autocommit mode (a web request) the COPY is a transaction of its own: no BEGIN/COMMIT
-    round trips. Inside a transaction (tests, scripts) it runs in a savepoint, so a failure does
-    not abort the caller's transaction. A row already stored (a retried batch) fails the whole
-    COPY with ``UNIQUE_VIOLATION`` and stores nothing: use ``store_batch`` (staging and
-    ``INSERT ... ON CONFLICT DO NOTHING``) then. A day without partition: ``MISSING_PARTITION``.
+    In autocommit mode the COPY is a transaction of its own. Inside a transaction it runs in a
+    savepoint, so a failure does not abort the caller's transaction, unless ``savepoint=False``
+    (the ingest, whose own transaction holds just this batch). A row already stored (a retried
+    batch) fails the whole COPY with ``UNIQUE_VIOLATION`` and stores nothing: use
+    ``store_batch`` (staging and ``INSERT ... ON CONFLICT DO NOTHING``) then. A day without
+    partition: ``MISSING_PARTITION``.
     """
-    guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    nested = savepoint and connection.in_atomic_block
+    guard = transaction.atomic() if nested else contextlib.nullcontext()
     with guard, connection.cursor() as cursor:
         if battery_rows:
             _copy_rows(cursor, READING_TABLE, READING_COLUMNS, READING_TYPES, battery_rows)

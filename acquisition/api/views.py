@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -382,13 +382,10 @@ class LatestView(APIView):
         if (site_id is None) == (bank_id is None):
             raise ValidationError({"site": ["give exactly one of site, bank"]})
         banks = Bank.objects.for_user(request.user)
-        if bank_id is not None:
-            banks = banks.filter(pk=get_object_or_404(banks, pk=bank_id).pk)
-        else:
-            site = get_object_or_404(Site.objects.for_user(request.user), pk=site_id)
-            banks = banks.filter(site=site)
+        banks = banks.filter(pk=bank_id) if bank_id is not None else banks.filter(site=site_id)
         # One query (ids of the scoped banks as a subquery), plain tuples, orjson: no model
-        # instances, no serializer.
+        # instances, no serializer. The scope is in the subquery: no rows is a bank or site the
+        # caller may not see (404), or a visible site without banks (one more query tells).
         bank_sql, bank_params = banks.values("pk").query.sql_with_params()
         rows = latest_rows(
             bank_sql,
@@ -396,6 +393,11 @@ class LatestView(APIView):
             BatteryStatus.IN_SERVICE,
             stale_after(None).total_seconds(),
         )
+        if not rows and (
+            bank_id is not None
+            or not Site.objects.for_user(request.user).filter(pk=site_id).exists()
+        ):
+            raise Http404
         bank_keys = ("bank", "name", "ts", *CMU_PARAMETERS, "status", "stale")
         battery_keys = ("battery", "position", "ts", *BMU_PARAMETERS, "status", "stale")
         split = len(bank_keys)

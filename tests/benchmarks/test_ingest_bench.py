@@ -3,13 +3,14 @@
 What is measured (both sides in the same run, same database, same table):
 
 - ``per_s``: readings stored per second through ``POST /api/v1/ingest/`` on a gunicorn subprocess
-  (``WORKERS`` workers, ``WORKER_CLASS``), by ``CLIENTS`` concurrent client threads, each one edge
-  agent with its own gateway and 254 batteries, posting one 254-reading scan per request over a
-  keep-alive connection (bodies pre-serialised from a template; only the timestamp changes). That
-  includes token check, parsing, validation, COPY, latest-value upsert, rollup queue, gateway
-  update, DCR-command claim and the alarm hand-off (a Celery message to Redis when Redis is up:
-  ``handoff=redis``; otherwise Celery is eager and alarms are evaluated inside the request:
-  ``handoff=eager``). Counted from the replies' ``accepted``.
+  (``WORKERS`` workers, ``WORKER_CLASS``; by default as deployed: 4 gthread workers of 2 threads),
+  by ``CLIENTS`` concurrent client threads, each one edge agent with its own gateway and 254
+  batteries, posting one 254-reading scan per request over a keep-alive connection (bodies
+  pre-serialised from a template; only the timestamp changes). That includes token check, parsing,
+  validation, COPY, latest-value upsert, rollup queue, gateway update, DCR-command claim and the
+  alarm hand-off (a Celery message to Redis when Redis is up: ``handoff=redis``; otherwise Celery is
+  eager and alarms are evaluated inside the request: ``handoff=eager``). Counted from the replies'
+  ``accepted``.
 - ``copy_per_s``: the reference, binary ``COPY acquisition_reading ... FROM STDIN (FORMAT
   BINARY)`` with ``set_types`` of the same rows (same batteries, other timestamps), one COPY of
   254 rows per transaction, in a loop on ``CLIENTS`` connections (threads) at once.
@@ -51,8 +52,9 @@ from tests.conftest import (
 
 SCAN = 254
 CLIENTS = int(os.environ.get("BENCH_INGEST_CLIENTS", "4"))
-WORKERS = int(os.environ.get("BENCH_INGEST_WORKERS", "3"))
-WORKER_CLASS = os.environ.get("BENCH_INGEST_WORKER_CLASS", "sync")
+# The web server as deployed (deploy/production.env: WEB_WORKERS=4, WEB_THREADS=2, gthread).
+WORKERS = int(os.environ.get("BENCH_INGEST_WORKERS", "4"))
+WORKER_CLASS = os.environ.get("BENCH_INGEST_WORKER_CLASS", "gthread")
 THREADS = int(os.environ.get("BENCH_INGEST_THREADS", "2"))
 SECONDS = float(os.environ.get("BENCH_INGEST_SECONDS", "12"))
 WARMUP_S = 2.0
