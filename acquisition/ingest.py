@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import logging
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,6 +25,7 @@ import orjson
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from acquisition import storage
 from acquisition.agentconfig import GatewayFleet, gateway_fleet
@@ -95,16 +97,18 @@ def ingest(gateway: Gateway, envelope: Envelope, *, now: dt.datetime | None = No
     if bank_misses:
         _classify_bank_misses(batch, gateway, bank_misses)
 
-    stamps = [row[1] for row in batch.battery_rows] + [row[1] for row in batch.bank_rows]
+    # The distinct reading times (a scan's readings share its time).
+    stamps = {row[1] for row in batch.battery_rows} | {row[1] for row in batch.bank_rows}
     days = {ts.date() for ts in stamps}
     storage.ensure_partitions_for(days, cached=True)
     then = _bookkeeping(gateway, fleet, batch, envelope, stamps, now)
     payload = _hand_off_payload(gateway, batch, envelope, stamps)
+    if payload:
+        then.insert(0, _handoff_row(gateway, payload, now))
+    statements = [*storage.latest_statements(batch.battery_rows, batch.bank_rows), *then]
     try:
-        _copy(batch, days)
+        claimed = _store(batch, days, statements)
         inserted = staged = len(batch.battery_rows) + len(batch.bank_rows)
-        statements = [*storage.latest_statements(batch.battery_rows, batch.bank_rows), *then]
-        claimed = storage.run_statements(statements)
     except (DatabaseError, psycopg.Error) as exc:
         if storage.sqlstate(exc) != storage.UNIQUE_VIOLATION:
             raise
@@ -136,16 +140,23 @@ def ingest(gateway: Gateway, envelope: Envelope, *, now: dt.datetime | None = No
     }
 
 
-def _copy(batch: _Batch, days: set[dt.date]) -> None:
-    """COPY the batch's rows; when a partition this process had seen is gone, check again."""
-    try:
-        storage.copy_readings(batch.battery_rows, batch.bank_rows)
-    except (DatabaseError, psycopg.Error) as exc:
-        if storage.sqlstate(exc) != storage.MISSING_PARTITION:
-            raise
-        storage.forget_partitions()
-        storage.ensure_partitions_for(days)
-        storage.copy_readings(batch.battery_rows, batch.bank_rows)
+def _store(
+    batch: _Batch, days: set[dt.date], statements: list[tuple[str, list[Any]]]
+) -> list[tuple]:
+    """COPY the rows and run ``statements`` in one transaction (one commit, one WAL flush: the
+    flush, not the round trips, is what a request waits for); returns the last statement's rows.
+    When a partition this process had seen is gone, check again and redo it once."""
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                storage.copy_readings(batch.battery_rows, batch.bank_rows, savepoint=False)
+                return storage.run_statements(statements)
+        except (DatabaseError, psycopg.Error) as exc:
+            if attempt == 2 or storage.sqlstate(exc) != storage.MISSING_PARTITION:
+                raise
+            storage.forget_partitions()
+            storage.ensure_partitions_for(days)
+    raise AssertionError("unreachable")
 
 
 def _scan_time_ok(batch: _Batch, scan: Scan, now: dt.datetime, oldest: dt.datetime | None) -> bool:
@@ -254,7 +265,7 @@ def _bookkeeping(
     fleet: GatewayFleet,
     batch: _Batch,
     envelope: Envelope,
-    stamps: list[dt.datetime],
+    stamps: set[dt.datetime],
     now: dt.datetime,
 ) -> list[tuple[str, list[Any]]]:
     """The statements after the readings, sent in the same round trip as the latest upserts:
@@ -301,7 +312,7 @@ def _claim_dcr_requests(fleet: GatewayFleet, now: dt.datetime) -> tuple[str, lis
     return (
         "UPDATE acquisition_dcrmeasurementrequest SET sent_at = %s "
         "WHERE sent_at IS NULL AND battery_id = ANY(%s::int4[]) RETURNING battery_id",
-        [now, list(fleet.batteries)],
+        [now, storage.array_literal(list(fleet.batteries))],
     )
 
 
@@ -319,7 +330,7 @@ def relay_states(gateway: Gateway) -> list[bool]:
 
 
 def _hand_off_payload(
-    gateway: Gateway, batch: _Batch, envelope: Envelope, stamps: list[dt.datetime]
+    gateway: Gateway, batch: _Batch, envelope: Envelope, stamps: set[dt.datetime]
 ) -> dict[str, Any] | None:
     silent_batteries = sorted({i for s in envelope.scans for i in s.silent_batteries})
     silent_banks = sorted({i for s in envelope.scans for i in s.silent_banks})
@@ -334,6 +345,19 @@ def _hand_off_payload(
         "end": max(times).isoformat(),
         "silent": {"batteries": silent_batteries, "banks": silent_banks},
     }
+
+
+def _handoff_row(
+    gateway: Gateway, payload: dict[str, Any], now: dt.datetime
+) -> tuple[str, list[Any]]:
+    """The statement recording the owed evaluation (``AlarmHandoff``), stored with the readings;
+    it names the row in ``payload["handoff"]``, which the evaluation deletes."""
+    payload["handoff"] = uuid.uuid4().hex
+    return (
+        "INSERT INTO acquisition_alarmhandoff (key, gateway_id, payload, created_at, queued_at) "
+        "VALUES (%s, %s, %s::jsonb, %s, %s)",
+        [payload["handoff"], gateway.pk, orjson.dumps(payload).decode(), now, now],
+    )
 
 
 @cache
@@ -357,4 +381,10 @@ def hand_off(payload: dict[str, Any]) -> None:
         log.debug("%s is not registered: batch not handed off", ALARM_TASK)
         return
     # A short argsrepr: Celery would otherwise saferepr() the id lists for its message headers.
-    task.apply_async((payload,), argsrepr=f"(<batch of gateway {payload['gateway']}>,)")
+    try:
+        task.apply_async((payload,), argsrepr=f"(<batch of gateway {payload['gateway']}>,)")
+    except (KombuOperationalError, OSError) as exc:
+        # The readings and the AlarmHandoff row are committed: the alarms sweep queues it again.
+        log.warning(
+            "broker unreachable, evaluation of gateway %s deferred: %s", payload["gateway"], exc
+        )

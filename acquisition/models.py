@@ -177,6 +177,32 @@ class RollupQueue(models.Model):
         return f"gateway {self.gateway_id}, {self.hour:%Y-%m-%d %H:00}"
 
 
+class AlarmHandoff(models.Model):
+    """A stored batch whose alarm evaluation is owed: the broker's message is not the only record.
+
+    The ingest inserts the row in the transaction that stores the readings and queues
+    ``alarms.tasks.evaluate_batch`` after commit; the evaluation deletes it in its own transaction.
+    A row whose message was lost (broker restarted without persistence, or down at hand-off time)
+    is queued again by the alarms sweep (``alarms.actions.requeue_evaluations``).
+    """
+
+    key = models.CharField(primary_key=True, max_length=32)  # payload["handoff"]
+    gateway = models.ForeignKey(Gateway, on_delete=models.CASCADE, related_name="+")
+    payload = models.JSONField()
+    created_at = models.DateTimeField()
+    queued_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "acquisition_alarmhandoff"
+        indexes = [
+            # the sweep's claim: WHERE queued_at < now - ALARMS_HANDOFF_RETRY_S
+            models.Index(fields=["queued_at"], name="alarmhandoff_queued_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.key} of gateway {self.gateway_id}"
+
+
 class IngestRejection(models.Model):
     """How many readings (or values) the ingest rejected per gateway and reason."""
 

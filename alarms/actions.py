@@ -7,13 +7,15 @@ announced for a change that was rolled back.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from alarms import commloss, evaluation, transitions
+from acquisition.models import AlarmHandoff
+from alarms import commloss, conf, evaluation, transitions
 from alarms.choices import AlarmState
 from alarms.models import Alarm
 from alarms.notifications import dispatch
@@ -29,6 +31,8 @@ def evaluate_batch(payload: dict[str, Any], now: dt.datetime | None = None) -> t
         observations = evaluation.observe(batch, payload, now)
         outcome = transitions.apply(transitions.plan(observations, batch.open, now), now)
         dispatch.request_flush(outcome.announce, now)
+        if payload.get("handoff"):  # the evaluation is no longer owed (acquisition.ingest)
+            AlarmHandoff.objects.filter(key=payload["handoff"]).delete()
     if outcome.raised or outcome.cleared or outcome.escalated:
         log.info(
             "gateway %s: %d alarms raised, %d escalated, %d cleared",
@@ -47,6 +51,36 @@ def sweep(now: dt.datetime | None = None) -> commloss.SweepResult:
         result = commloss.sweep(now)
         dispatch.request_flush(result.announce, now)
     return result
+
+
+def requeue_evaluations(now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """Queue again the evaluations of stored batches whose task has not run within
+    ``ALARMS_HANDOFF_RETRY_S`` (its message lost with the broker); returns how many.
+
+    Claimed with a conditional UPDATE, so two sweeps never queue the same row; an evaluation that
+    was merely slow runs twice, which is safe.
+    """
+    from alarms.tasks import evaluate_batch
+
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=conf.handoff_retry_s())
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE acquisition_alarmhandoff SET queued_at = %s WHERE key IN ("
+            " SELECT key FROM acquisition_alarmhandoff WHERE queued_at < %s"
+            " ORDER BY queued_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING payload",
+            [now, cutoff, limit],
+        )
+        payloads = [row[0] if isinstance(row[0], dict) else json.loads(row[0]) for row in cursor]
+
+        def queue() -> None:
+            for payload in payloads:
+                evaluate_batch.apply_async((payload,), argsrepr="(<re-queued batch>,)")
+
+        transaction.on_commit(queue)
+    if payloads:
+        log.warning("re-queued %d alarm evaluations whose task had not run", len(payloads))
+    return len(payloads)
 
 
 def acknowledge(alarm: Alarm, user: Any, note: str = "", now: dt.datetime | None = None) -> bool:

@@ -19,6 +19,11 @@ def debounce_s() -> int:
     return _get("ALARMS_DEBOUNCE_S", default)
 
 
+def handoff_retry_s() -> int:
+    """An ingest batch not evaluated this long after its hand-off is queued again (lost message)."""
+    return _get("ALARMS_HANDOFF_RETRY_S", 60)
+
+
 def reminder_hours() -> int:
     """Remind primary contacts of unacknowledged alarms this often (0: never)."""
     return _get("ALARMS_REMINDER_HOURS", 4)

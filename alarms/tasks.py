@@ -39,8 +39,10 @@ def evaluate_batch(payload: dict[str, Any]) -> None:
 
 @shared_task(name="alarms.tasks.sweep", ignore_result=True)
 def sweep() -> None:
-    """Beat, every scan interval: pending -> active after their delay; communication loss."""
+    """Beat, every scan interval: pending -> active after their delay; communication loss;
+    evaluations whose message was lost queued again."""
     actions.sweep()
+    actions.requeue_evaluations()
 
 
 @shared_task(name="alarms.tasks.notify_due", ignore_result=True)

@@ -230,6 +230,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+#: A task whose worker died unacknowledged goes back to the queue after this many seconds (Redis
+#: has no acknowledgement of its own). Keep it above the longest task, or a slow task runs twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600, minimum=1)
+}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "alarms.*": {"queue": "alarms"},
@@ -331,6 +336,9 @@ ALARMS_RETRY_MAX_S = env_int("ALARMS_RETRY_MAX_S", 3600, minimum=1)
 #: Float-voltage rules stay held this many minutes after a discharge ended (string recovery).
 ALARMS_RECOVERY_MIN = env_int("ALARMS_RECOVERY_MIN", 30, minimum=0)
 ALARMS_WEBHOOK_TIMEOUT_S = env_int("ALARMS_WEBHOOK_TIMEOUT_S", 10, minimum=1)
+#: A stored batch whose evaluation has not run this long after its hand-off (the broker lost the
+#: message) is queued again by the sweep; a backlog longer than this only evaluates twice.
+ALARMS_HANDOFF_RETRY_S = env_int("ALARMS_HANDOFF_RETRY_S", 60, minimum=1)
 #: Period of the sweep (pending alarms past their delay, communication loss): one scan interval.
 ALARMS_SWEEP_S = env_int("ALARMS_SWEEP_S", 10, minimum=1)
 CELERY_BEAT_SCHEDULE |= {
@@ -382,7 +390,11 @@ SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^healthz$"]
 
 # -- forecasting: fleet models and remaining life (owned by forecasting/; docs/forecasting.md) ----
 #: EngineConfig fields overriding the engine's defaults (e.g. {"num_boost_round": 100}).
-FORECASTING_ENGINE: dict[str, object] = {}
+#: ``max_rows``: training rows per parameter model whatever the fleet size (400k: about a minute
+#: per parameter on 2 cores; the forecast_train benchmark trains 10,000 batteries at that size).
+FORECASTING_ENGINE: dict[str, object] = {
+    "max_rows": env_int("FORECASTING_MAX_TRAINING_ROWS", 400_000, minimum=1000)
+}
 #: Days of daily rollups read per site for a prediction.
 FORECASTING_HISTORY_DAYS = env_int("FORECASTING_HISTORY_DAYS", 1100, minimum=30)
 from celery.schedules import crontab  # noqa: E402
