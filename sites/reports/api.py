@@ -60,6 +60,24 @@ class ReportQuerySerializer(serializers.Serializer):
         return value
 
 
+def _report_schema(summary: str, description: str) -> Any:
+    """The OpenAPI description of a report download: the query, ``format``, PDF or CSV."""
+    return extend_schema(
+        summary=summary,
+        description=description,
+        parameters=[
+            ReportQuerySerializer,
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, enum=["pdf", "csv"], description="Default `pdf`."
+            ),
+        ],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF"),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV"),
+        },
+    )
+
+
 class ReportView(generics.GenericAPIView):
     """PDF or CSV downloads whose errors are the API's usual JSON (``{"error", "detail"}``)."""
 
@@ -82,21 +100,10 @@ class SiteReportView(ReportView):
     def get_queryset(self) -> QuerySet[Site]:
         return Site.objects.for_user(self.request.user)
 
-    @extend_schema(
-        summary="Report of a site (PDF or CSV)",
-        description="Health summary, alarms of the period, batteries out of threshold, DCR "
-        "drift, forecasts and replacement plan, data availability. 404 for a site the caller "
-        "may not see.",
-        parameters=[
-            ReportQuerySerializer,
-            OpenApiParameter(
-                "format", OpenApiTypes.STR, enum=["pdf", "csv"], description="Default `pdf`."
-            ),
-        ],
-        responses={
-            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF"),
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV"),
-        },
+    @_report_schema(
+        "Report of a site (PDF or CSV)",
+        "Health summary, alarms of the period, batteries out of threshold, DCR drift, forecasts "
+        "and replacement plan, data availability. 404 for a site the caller may not see.",
     )
     def get(self, request: Request, id: int) -> HttpResponse:
         site = get_object_or_404(self.get_queryset(), pk=id)
@@ -126,21 +133,10 @@ def _report_response(request: Request, site: Site | None) -> HttpResponse:
 class FleetReportView(ReportView):
     """The report of every site the caller may see, for one period, as a PDF or CSV download."""
 
-    @extend_schema(
-        summary="Fleet report of every site the caller may see (PDF or CSV)",
-        description="The site report's sections over every site the caller may see (only "
-        "those), periods in the portal's time zone. A caller who sees no site gets a report "
-        "that says so.",
-        parameters=[
-            ReportQuerySerializer,
-            OpenApiParameter(
-                "format", OpenApiTypes.STR, enum=["pdf", "csv"], description="Default `pdf`."
-            ),
-        ],
-        responses={
-            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF"),
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV"),
-        },
+    @_report_schema(
+        "Fleet report of every site the caller may see (PDF or CSV)",
+        "The site report's sections over every site the caller may see (only those), periods "
+        "in the portal's time zone. A caller who sees no site gets a report that says so.",
     )
     def get(self, request: Request) -> HttpResponse:
         return _report_response(request, None)

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -330,3 +331,13 @@ def mismatches_with_simulator(site: E2ESite, state: dict[str, dict[str, Any]]) -
             if problem:
                 problems.append(f"bank {what} {problem}")
     return problems
+
+
+def outbox_readings(state_dir: Path) -> tuple[set[str], int]:
+    """Scan timestamps and reading count left in a stopped agent's outbox."""
+    db = sqlite3.connect(state_dir / "outbox.sqlite3")
+    try:
+        bodies = [json.loads(row[0]) for row in db.execute("SELECT body FROM scans")]
+    finally:
+        db.close()
+    return {b["ts"] for b in bodies}, sum(len(b["batteries"]) + len(b["banks"]) for b in bodies)

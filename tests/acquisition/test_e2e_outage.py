@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from tests.acquisition.e2e_helpers import (
     Portal,
     agent,
     make_e2e_site,
+    outbox_readings,
     simulator,
     stop_process,
     stored_counts,
@@ -34,16 +33,6 @@ from tests.acquisition.simulator_helpers import free_port
 
 UNITS = 8
 OUTAGE_SCANS = 2
-
-
-def outbox_readings(state_dir: Path) -> tuple[set[str], int]:
-    """Scan timestamps and reading count left in a stopped agent's outbox."""
-    db = sqlite3.connect(state_dir / "outbox.sqlite3")
-    try:
-        bodies = [json.loads(row[0]) for row in db.execute("SELECT body FROM scans")]
-    finally:
-        db.close()
-    return {b["ts"] for b in bodies}, sum(len(b["batteries"]) + len(b["banks"]) for b in bodies)
 
 
 @pytest.mark.slow

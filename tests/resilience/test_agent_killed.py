@@ -23,6 +23,7 @@ from tests.acquisition.e2e_helpers import (
     Portal,
     agent,
     make_e2e_site,
+    outbox_readings,
     simulator,
     stop_process,
     stored_counts,
@@ -31,7 +32,6 @@ from tests.acquisition.e2e_helpers import (
 )
 from tests.acquisition.simulator_helpers import free_port
 from tests.resilience.helpers import kill_session
-from tests.resilience.test_postgres_restart import outbox_left
 
 UNITS = 6
 QUEUED_SCANS = 2
@@ -69,7 +69,7 @@ def test_an_agent_killed_with_a_full_outbox_delivers_every_reading_once_after_re
                 pytest.fail(f"{exc}; agent log:\n{tail(first.log)}")
             kill_session(first.proc)
         assert first.proc.returncode == -9
-        _, in_outbox = outbox_left(first.state_dir)
+        _, in_outbox = outbox_readings(first.state_dir)
         stored_before = sum(stored_counts(site))
         assert stored_before + in_outbox == before["readings_queued"], (
             "every reading the killed agent had queued is stored or still in its outbox"
@@ -96,7 +96,7 @@ def test_an_agent_killed_with_a_full_outbox_delivers_every_reading_once_after_re
     assert before["silent_units"] == after["silent_units"] == 0
     taken = before["readings_queued"] + after["readings_queued"]
     assert taken == (before["scans"] + after["scans"]) * (UNITS + 1)
-    left_ts, left = outbox_left(second.state_dir)  # the last scan may not be sent yet
+    left_ts, left = outbox_readings(second.state_dir)  # the last scan may not be sent yet
     assert sum(stored_counts(site)) + left == taken, "every reading taken is stored, once"
 
     per_ts = Reading.objects.filter(battery_id__in=ids).values("ts").annotate(n=Count("battery_id"))
