@@ -14,7 +14,6 @@ A site that already has rollups in the window is left alone unless ``--replace``
 from __future__ import annotations
 
 import datetime as dt
-import io
 import time
 from pathlib import Path
 from typing import Any
@@ -103,19 +102,9 @@ class Command(BaseCommand):
     def _write(
         self, ids: dict[int, int], scenario: Scenario, start: dt.datetime, days: int, step_s: float
     ) -> int:
-        buffer = io.StringIO()
+        """Replace the window's rollups in one transaction, streaming each sample into COPY."""
         written, next_report = 0, 0.1
         steps = int(days * 86400 // step_s)
-        for i, sample in enumerate(age(scenario, days, step_s=step_s)):
-            bucket = (start + dt.timedelta(seconds=sample.t_s)).isoformat()
-            for address, battery_id in ids.items():
-                v = sample.values[address]
-                stats = "\t".join(f"{v[p]}\t{v[p]}\t{v[p]}" for p in PARAMETERS)
-                buffer.write(f"{battery_id}\t{bucket}\t1\t{stats}\n")
-                written += 1
-            if (i + 1) / steps >= next_report:
-                self.stdout.write(f"  simulated {(i + 1) * step_s / 86400:.0f} of {days} days")
-                next_report += 0.1
         end = start + dt.timedelta(days=days)
         with transaction.atomic(), connection.cursor() as cursor:
             for model in (HourlyRollup, DailyRollup):
@@ -125,6 +114,19 @@ class Command(BaseCommand):
             with cursor.cursor.copy(
                 f"COPY acquisition_hourlyrollup ({', '.join(COLUMNS)}) FROM STDIN"
             ) as copy:
-                copy.write(buffer.getvalue())
+                for i, sample in enumerate(age(scenario, days, step_s=step_s)):
+                    bucket = (start + dt.timedelta(seconds=sample.t_s)).isoformat()
+                    lines = []
+                    for address, battery_id in ids.items():
+                        v = sample.values[address]
+                        stats = "\t".join(f"{v[p]}\t{v[p]}\t{v[p]}" for p in PARAMETERS)
+                        lines.append(f"{battery_id}\t{bucket}\t1\t{stats}\n")
+                    copy.write("".join(lines))
+                    written += len(lines)
+                    if (i + 1) / steps >= next_report:
+                        self.stdout.write(
+                            f"  simulated {(i + 1) * step_s / 86400:.0f} of {days} days"
+                        )
+                        next_report += 0.1
             storage.rollup("day", start, end, list(ids.values()))
         return written
