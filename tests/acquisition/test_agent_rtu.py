@@ -107,7 +107,8 @@ def test_rtu_scan_uploads_the_simulators_values(
     assert_scan_matches_state(scan, state, BATTERY_ADDRESS, BANK_ADDRESS)
     assert scan["silent"] == {"batteries": [], "banks": []}
     wire = len(BMUS) * BMU_READ + CMU_READ  # 0.20 s at 9600 baud
-    assert wire * 0.99 <= second < wire + 0.3
+    # not faster than the line allows (an unpaced pty would be ~5x faster); 5 % for timer jitter
+    assert wire * 0.95 <= second < wire + 0.3
 
 
 def test_a_silent_rtu_unit_costs_one_timeout_and_is_listed_silent(
@@ -124,7 +125,7 @@ def test_a_silent_rtu_unit_costs_one_timeout_and_is_listed_silent(
     assert_scan_matches_state(scan, get(rtu_sim[1], "/state"), answering, BANK_ADDRESS)
     # the silent unit costs its timeout once per scan (no retries), the others their wire time
     wire = (len(BMUS) - 1) * BMU_READ + CMU_READ
-    assert TIMEOUT_S + wire * 0.99 <= second < TIMEOUT_S + wire + 0.35
+    assert TIMEOUT_S + wire * 0.95 <= second < TIMEOUT_S + wire + 0.35
 
 
 def test_a_corrupted_rtu_frame_fails_only_that_unit(
@@ -177,7 +178,7 @@ def test_the_agents_rtu_client_frames_every_function_it_uses(rtu_sim: tuple[str,
         state = get(control, "/state")["units"]["5"]
         assert rm.BMU_MEASUREMENTS.decode(regs)["voltage"] == state["voltage"]
         # 8 + 3.5 + 21 characters until the response is in (the 3.5 after it come before the next)
-        assert BMU_READ * 32.5 / 36 * 0.99 <= took < BMU_READ + 0.05
+        assert BMU_READ * 32.5 / 36 * 0.95 <= took < BMU_READ + 0.05
     finally:
         client.write_coils(0, [False] * 4, device_id=RELAY)
         client.write_register(rm.BMU_DCR_INTERVAL, 24 * 60, device_id=2)
