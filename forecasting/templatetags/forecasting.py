@@ -25,28 +25,38 @@ UNITS = {
 }
 
 
-def curve_figure(battery: Any, forecast: Forecast, life: RemainingLife | None) -> dict[str, Any]:
-    """Plotly figure (as a dict) of one parameter's history, median forecast and 10-90 % band.
-
-    The DCR curve also carries the +20 % / +50 % lines and the predicted replacement date.
-    """
+def daily_history(battery: Any, since: dt.date) -> list[dict[str, Any]]:
+    """The battery's daily means since ``since`` (one query for every curve of the page)."""
     from acquisition.models import DailyRollup
 
+    columns = [f"{p}_avg" for p in Parameter.values]
+    return list(
+        DailyRollup.objects.filter(battery=battery, bucket__date__gte=since)
+        .order_by("bucket")
+        .values("bucket", "temperature_avg", *columns)
+    )
+
+
+def curve_figure(
+    forecast: Forecast, life: RemainingLife | None, days_rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Plotly figure (as a dict) of one parameter's history, median forecast and 10-90 % band.
+
+    ``days_rows``: :func:`daily_history`. The DCR curve also carries the +20 % / +50 % lines and
+    the predicted replacement date.
+    """
     parameter = forecast.parameter
     is_dcr = parameter == Parameter.DCR
     since = forecast.origin - dt.timedelta(days=HISTORY_DAYS)
-    rows = (
-        DailyRollup.objects.filter(
-            battery=battery, bucket__date__gte=since, **{f"{parameter}_avg__isnull": False}
-        )
-        .order_by("bucket")
-        .values_list("bucket", f"{parameter}_avg", "temperature_avg")
-    )
     coefficient = forecast.model.temperature_coefficient if is_dcr else None
-    history = [  # at 25 C, like the forecast, when the model corrects DCR for temperature
-        (b, v * math.exp(-coefficient * (t - REFERENCE_C)) if coefficient and t is not None else v)
-        for b, v, t in rows
-    ]
+    history = []
+    for row in days_rows:
+        v, t = row[f"{parameter}_avg"], row["temperature_avg"]
+        if v is None or row["bucket"].date() < since:
+            continue
+        if coefficient and t is not None:  # at 25 C, like the forecast
+            v *= math.exp(-coefficient * (t - REFERENCE_C))
+        history.append((row["bucket"], v))
     days = [(forecast.origin + dt.timedelta(days=h)).isoformat() for h in forecast.horizons]
     data: list[dict[str, Any]] = [
         {
@@ -150,8 +160,10 @@ def battery_forecast(battery: Any) -> dict[str, Any]:
     forecasts = {
         f.parameter: f for f in Forecast.objects.filter(battery=battery).select_related("model")
     }
+    since = min((f.origin for f in forecasts.values()), default=None)
+    rows = daily_history(battery, since - dt.timedelta(days=HISTORY_DAYS)) if since else []
     figures = [
-        (parameter, curve_figure(battery, forecasts[parameter], life))
+        (parameter, curve_figure(forecasts[parameter], life, rows))
         for parameter in Parameter.values  # DCR first
         if parameter in forecasts
     ]

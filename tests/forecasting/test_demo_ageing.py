@@ -110,8 +110,10 @@ def test_injected_dry_out_is_diagnosed_and_every_battery_forecast(
     for parameter in ("dcr", "voltage", "emf", "micro_voltage"):
         start = html.index(f'<script id="forecast-curve-data-{parameter}"')
         payload = html[html.index(">", start) + 1 : html.index("</script>", start)]
-        names = [trace["name"] for trace in json.loads(payload)["data"]]
+        traces = json.loads(payload)["data"]
+        names = [trace["name"] for trace in traces]
         assert names[0] == "history (daily mean)" and "10-90 % interval" in names
+        assert len(traces[0]["y"]) == DAYS  # every simulated day on the history line
 
 
 @pytest.mark.django_db(transaction=True)
