@@ -141,6 +141,11 @@ def test_history_ends_where_the_live_simulator_begins(aged_demo: dict[str, Any])
     )
     assert "nothing written" in out.getvalue()
     assert DailyRollup.objects.filter(battery=weak).count() == DAYS
+    # make demo's later starts: the models exist, so nothing is trained again
+    versions = set(ForecastModel.objects.values_list("parameter", "version"))
+    call_command("forecast", train="missing", stdout=out)
+    assert "every parameter has a model: nothing to train" in out.getvalue()
+    assert set(ForecastModel.objects.values_list("parameter", "version")) == versions
 
 
 @pytest.mark.django_db
