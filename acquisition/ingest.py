@@ -13,32 +13,30 @@ the COPY; the transaction is redone through TEMP staging and ``INSERT ... ON CON
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import orjson
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from acquisition import storage
-from acquisition.agentconfig import GatewayFleet, gateway_fleet
+from acquisition.agentconfig import gateway_fleet
+from acquisition.handoff import hand_off
 from acquisition.models import RejectReason
 from acquisition.registermap import BMU_PARAMETERS, CMU_PARAMETERS, RANGES
 from acquisition.validation import Envelope, Scan, out_of_range
 from sites.choices import BatteryStatus
-from sites.models import Bank, Battery, Gateway
+from sites.models import Bank, Battery, Bus, Gateway
 
 log = logging.getLogger(__name__)
 
 FUTURE_LIMIT = dt.timedelta(minutes=5)  # agent clocks are NTP-synced; beyond this one is wrong
-ALARM_TASK = "alarms.tasks.evaluate_batch"
 
 
 @dataclass(slots=True)
@@ -74,22 +72,22 @@ def ingest(gateway: Gateway, envelope: Envelope, *, now: dt.datetime | None = No
     now = now or dt.datetime.now(dt.UTC)
     fleet = gateway_fleet(gateway)
     batch = _Batch()
-    battery_misses: list[tuple[Scan, dict[str, Any]]] = []
-    bank_misses: list[tuple[Scan, dict[str, Any]]] = []
+    battery_misses: list[tuple[Scan, tuple]] = []
+    bank_misses: list[tuple[Scan, tuple]] = []
     retention = settings.READINGS_RETENTION_DAYS
     oldest = now - dt.timedelta(days=retention) if retention else None
     for scan in envelope.scans:
         if not _scan_time_ok(batch, scan, now, oldest):
             continue
         for r in scan.batteries:
-            unit_type = fleet.batteries.get(r["id"])
+            unit_type = fleet.batteries.get(r[0])
             if unit_type is None:
                 battery_misses.append((scan, r))
             else:
-                batch.battery_rows.append(_battery_row(batch, scan, r, unit_type))
+                batch.battery_rows.append(_row(batch, scan, r, unit_type, "battery"))
         for r in scan.banks:
-            if r["id"] in fleet.banks:
-                batch.bank_rows.append(_bank_row(batch, scan, r))
+            if r[0] in fleet.banks:
+                batch.bank_rows.append(_row(batch, scan, r, "CMU", "bank"))
             else:
                 bank_misses.append((scan, r))
     if battery_misses:
@@ -101,13 +99,14 @@ def ingest(gateway: Gateway, envelope: Envelope, *, now: dt.datetime | None = No
     stamps = {row[1] for row in batch.battery_rows} | {row[1] for row in batch.bank_rows}
     days = {ts.date() for ts in stamps}
     storage.ensure_partitions_for(days, cached=True)
-    then = _bookkeeping(gateway, fleet, batch, envelope, stamps, now)
+    then = _bookkeeping(gateway, batch, envelope, stamps, now)
     payload = _hand_off_payload(gateway, batch, envelope, stamps)
     if payload:
         then.insert(0, _handoff_row(gateway, payload, now))
+    then.append(_relay_query(gateway))
     statements = [*storage.latest_statements(batch.battery_rows, batch.bank_rows), *then]
     try:
-        claimed = _store(batch, days, statements)
+        results = _store(batch, days, statements)
         inserted = staged = len(batch.battery_rows) + len(batch.bank_rows)
     except (DatabaseError, psycopg.Error) as exc:
         if storage.sqlstate(exc) != storage.UNIQUE_VIOLATION:
@@ -115,11 +114,12 @@ def ingest(gateway: Gateway, envelope: Envelope, *, now: dt.datetime | None = No
         # A retried batch (or a unit twice in it): store what is new, count the rest.
         with transaction.atomic():
             inserted, staged = storage.store_batch(batch.battery_rows, batch.bank_rows)
-            claimed = storage.run_statements(then)
+            results = storage.run_statements(then)
     if payload:
         transaction.on_commit(lambda: hand_off(payload))
+    claimed, relays = results[-2] or [], results[-1] or []
     commands = {
-        "relays": relay_states(gateway),
+        "relays": _relay_states_from(relays[0]),
         "measure_dcr": sorted({row[0] for row in claimed}),
     }
     if batch.counts:
@@ -142,9 +142,9 @@ def ingest(gateway: Gateway, envelope: Envelope, *, now: dt.datetime | None = No
 
 def _store(
     batch: _Batch, days: set[dt.date], statements: list[tuple[str, list[Any]]]
-) -> list[tuple]:
+) -> list[list[tuple] | None]:
     """COPY the rows and run ``statements`` in one transaction (one commit, one WAL flush: the
-    flush, not the round trips, is what a request waits for); returns the last statement's rows.
+    flush, not the round trips, is what a request waits for); returns each statement's rows.
     When a partition this process had seen is gone, check again and redo it once."""
     for attempt in (1, 2):
         try:
@@ -187,11 +187,28 @@ _BOUNDS: dict[str, tuple[tuple[str, float, float], ...]] = {
 }
 
 
-def _row(batch: _Batch, scan: Scan, r: dict[str, Any], kind: str, what: str) -> tuple:
-    """The stored row; a value outside the measuring range is rejected and stored as null."""
-    bounds = _BOUNDS[kind]
-    values = [r.get(name) for name, _, _ in bounds]
-    for i, (name, low, high) in enumerate(bounds):
+def _range_check(kind: str) -> Callable[..., bool]:
+    """A function of a reading tuple ``(id, *values, status)``: True when every value is null or
+    inside ``kind``'s measuring range. Written out as one expression per unit kind (generated from
+    ``_BOUNDS``): the common case, a good reading, then costs one call instead of a loop."""
+    names = [f"v{i}" for i in range(len(_BOUNDS[kind]))]
+    tests = " and ".join(
+        f"({v} is None or {low!r} <= {v} <= {high!r})"
+        for v, (_, low, high) in zip(names, _BOUNDS[kind], strict=True)
+    )
+    scope: dict[str, Any] = {}
+    exec(f"def check(uid, {', '.join(names)}, status):\n    return {tests}", scope)  # noqa: S102
+    return scope["check"]
+
+
+_CHECKS = {kind: _range_check(kind) for kind in _BOUNDS}
+
+
+def _checked_row(batch: _Batch, scan: Scan, r: tuple, kind: str, what: str) -> tuple:
+    """The stored row of a reading with a value out of range: that value is rejected and stored
+    as null, the rest of the reading is kept."""
+    values = list(r[1:-1])
+    for i, (name, low, high) in enumerate(_BOUNDS[kind]):
         v = values[i]
         if v is not None and not low <= v <= high:
             batch.reject(
@@ -199,26 +216,25 @@ def _row(batch: _Batch, scan: Scan, r: dict[str, Any], kind: str, what: str) -> 
                 out_of_range(name, v, kind) or name,
                 scan=scan.index,
                 kind=what,
-                uid=r["id"],
+                uid=r[0],
                 fld=name,
             )
             values[i] = None
-    return (r["id"], scan.ts, *values, r.get("status"))
+    return (r[0], scan.ts, *values, r[-1])
 
 
-def _battery_row(batch: _Batch, scan: Scan, r: dict[str, Any], unit_type: str) -> tuple:
-    return _row(batch, scan, r, unit_type, "battery")
-
-
-def _bank_row(batch: _Batch, scan: Scan, r: dict[str, Any]) -> tuple:
-    return _row(batch, scan, r, "CMU", "bank")
+def _row(batch: _Batch, scan: Scan, r: tuple, kind: str, what: str) -> tuple:
+    """The stored row ``(id, ts, *values, status)`` of the reading ``r`` of a ``kind`` unit."""
+    if _CHECKS[kind](*r):
+        return (r[0], scan.ts, *r[1:])
+    return _checked_row(batch, scan, r, kind, what)
 
 
 def _classify_battery_misses(
-    batch: _Batch, gateway: Gateway, misses: list[tuple[Scan, dict[str, Any]]]
+    batch: _Batch, gateway: Gateway, misses: list[tuple[Scan, tuple]]
 ) -> None:
     """Ids not in the (cached) unit list: one query says why, or accepts a just-added battery."""
-    ids = {r["id"] for _, r in misses}
+    ids = {r[0] for _, r in misses}
     known = {
         pk: (gw, status, unit_type)
         for pk, gw, status, unit_type in Battery.objects.filter(pk__in=ids).values_list(
@@ -226,7 +242,7 @@ def _classify_battery_misses(
         )
     }
     for scan, r in misses:
-        uid = r["id"]
+        uid = r[0]
         if uid not in known:
             code, reason = RejectReason.UNKNOWN_UNIT, f"unknown battery {uid}"
         elif known[uid][0] != gateway.pk:
@@ -234,35 +250,34 @@ def _classify_battery_misses(
         elif known[uid][1] != BatteryStatus.IN_SERVICE:
             code, reason = RejectReason.NOT_IN_SERVICE, f"battery {uid} is {known[uid][1]}"
         else:  # added after the unit list was cached
-            batch.battery_rows.append(_battery_row(batch, scan, r, known[uid][2]))
+            batch.battery_rows.append(_row(batch, scan, r, known[uid][2], "battery"))
             continue
         batch.reject(code, reason, scan=scan.index, kind="battery", uid=uid)
 
 
 def _classify_bank_misses(
-    batch: _Batch, gateway: Gateway, misses: list[tuple[Scan, dict[str, Any]]]
+    batch: _Batch, gateway: Gateway, misses: list[tuple[Scan, tuple]]
 ) -> None:
-    ids = {r["id"] for _, r in misses}
+    ids = {r[0] for _, r in misses}
     known = dict(
         Bank.objects.filter(pk__in=ids, cmu_address__isnull=False).values_list(
             "pk", "bus__gateway_id"
         )
     )
     for scan, r in misses:
-        uid = r["id"]
+        uid = r[0]
         if uid not in known:
             code, reason = RejectReason.UNKNOWN_UNIT, f"unknown bank {uid} (or it has no CMU)"
         elif known[uid] != gateway.pk:
             code, reason = RejectReason.OTHER_GATEWAY, f"bank {uid} belongs to another gateway"
         else:
-            batch.bank_rows.append(_bank_row(batch, scan, r))
+            batch.bank_rows.append(_row(batch, scan, r, "CMU", "bank"))
             continue
         batch.reject(code, reason, scan=scan.index, kind="bank", uid=uid)
 
 
 def _bookkeeping(
     gateway: Gateway,
-    fleet: GatewayFleet,
     batch: _Batch,
     envelope: Envelope,
     stamps: set[dt.datetime],
@@ -270,7 +285,7 @@ def _bookkeeping(
 ) -> list[tuple[str, list[Any]]]:
     """The statements after the readings, sent in the same round trip as the latest upserts:
     rollup queue, rejection counters, the gateway's last-seen state and, last (its rows are
-    returned), the claim of pending DCR requests."""
+    returned), the claim of pending DCR requests; the ingest adds the relay query after it."""
     hours = sorted({ts.replace(minute=0, second=0, microsecond=0) for ts in stamps})
     out: list[tuple[str, list[Any]]] = []
     if hours:
@@ -303,27 +318,39 @@ def _bookkeeping(
             [now, orjson.dumps(state).decode(), gateway.pk],
         )
     )
-    out.append(_claim_dcr_requests(fleet, now))
+    out.append(_claim_dcr_requests(gateway, now))
     return out
 
 
-def _claim_dcr_requests(fleet: GatewayFleet, now: dt.datetime) -> tuple[str, list[Any]]:
-    """Mark the unsent DCR requests of the gateway's batteries sent; returns their battery ids."""
+def _claim_dcr_requests(gateway: Gateway, now: dt.datetime) -> tuple[str, list[Any]]:
+    """Mark the unsent DCR requests of the gateway's batteries sent; returns their battery ids.
+
+    Pending requests are few (a partial index holds only them), so they are read first and each
+    checked against the gateway's buses: no list of the gateway's batteries is sent or parsed."""
     return (
-        "UPDATE acquisition_dcrmeasurementrequest SET sent_at = %s "
-        "WHERE sent_at IS NULL AND battery_id = ANY(%s::int4[]) RETURNING battery_id",
-        [now, storage.array_literal(list(fleet.batteries))],
+        "UPDATE acquisition_dcrmeasurementrequest SET sent_at = %s "  # noqa: S608 - table names
+        f"WHERE sent_at IS NULL AND battery_id IN (SELECT b.id FROM {Battery._meta.db_table} b "
+        f"JOIN {Bus._meta.db_table} u ON u.id = b.bus_id WHERE u.gateway_id = %s) "
+        "RETURNING battery_id",
+        [now, gateway.pk],
     )
 
 
 # -- commands in the reply -------------------------------------------------------------------------
+# The alarms app maps site alarms to the gateway's dry contacts; its query travels with the
+# ingest's other statements (import inside: the alarms app reads this one).
 
 
-def relay_states(gateway: Gateway) -> list[bool]:
-    """The relay outputs this gateway should hold: the alarms app maps site alarms to contacts."""
-    from alarms.relays import relay_states as alarm_relay_states  # import cycle: alarms reads us
+def _relay_query(gateway: Gateway) -> tuple[str, list[Any]]:
+    from alarms.relays import relay_query
 
-    return alarm_relay_states(gateway)
+    return relay_query(gateway.site_id, gateway.pk)
+
+
+def _relay_states_from(row: tuple) -> list[bool]:
+    from alarms.relays import relay_states_from
+
+    return relay_states_from(row)
 
 
 # -- hand-off to the alarms app --------------------------------------------------------------------
@@ -358,33 +385,3 @@ def _handoff_row(
         "VALUES (%s, %s, %s::jsonb, %s, %s)",
         [payload["handoff"], gateway.pk, orjson.dumps(payload).decode(), now, now],
     )
-
-
-@cache
-def _alarms_tasks_module_exists() -> bool:
-    return importlib.util.find_spec("alarms.tasks") is not None
-
-
-def hand_off(payload: dict[str, Any]) -> None:
-    """Queue alarm evaluation of a stored batch, if the alarms app provides the task.
-
-    Runs after commit. Until ``alarms.tasks.evaluate_batch`` exists this is a no-op.
-    """
-    if not _alarms_tasks_module_exists():
-        log.debug("no alarms.tasks module: batch of gateway %s not handed off", payload["gateway"])
-        return
-    importlib.import_module("alarms.tasks")
-    from bms_portal.celery import app
-
-    task = app.tasks.get(ALARM_TASK)
-    if task is None:
-        log.debug("%s is not registered: batch not handed off", ALARM_TASK)
-        return
-    # A short argsrepr: Celery would otherwise saferepr() the id lists for its message headers.
-    try:
-        task.apply_async((payload,), argsrepr=f"(<batch of gateway {payload['gateway']}>,)")
-    except (KombuOperationalError, OSError) as exc:
-        # The readings and the AlarmHandoff row are committed: the alarms sweep queues it again.
-        log.warning(
-            "broker unreachable, evaluation of gateway %s deferred: %s", payload["gateway"], exc
-        )

@@ -21,26 +21,22 @@ _SQL = """
 SELECT m.relay_1, m.relay_2, m.relay_3, m.relay_4, f.crit, f.anyone, f.comm, f.runaway
 FROM (SELECT COALESCE(bool_or(severity = 'critical'), false) AS crit,
              count(*) > 0 AS anyone,
-             COALESCE(bool_or(kind = ANY(%(comm)s)), false) AS comm,
-             COALESCE(bool_or(kind = %(runaway)s), false) AS runaway
-      FROM alarms_alarm WHERE site_id = %(site)s AND state = ANY(%(raised)s)) f
-LEFT JOIN alarms_relaymapping m ON m.gateway_id = %(gateway)s
+             COALESCE(bool_or(kind = ANY(%s)), false) AS comm,
+             COALESCE(bool_or(kind = %s), false) AS runaway
+      FROM alarms_alarm WHERE site_id = %s AND state = ANY(%s)) f
+LEFT JOIN alarms_relaymapping m ON m.gateway_id = %s
 """
+_COMM = [k.value for k in COMM_LOST_KINDS]
+_RAISED = [s.value for s in RAISED_STATES]
 
 
-def _states(site_id: int, gateway_id: int) -> tuple[tuple[str, ...], dict[str, bool]]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SQL,
-            {
-                "comm": [k.value for k in COMM_LOST_KINDS],
-                "runaway": RuleKind.THERMAL_RUNAWAY.value,
-                "site": site_id,
-                "raised": [s.value for s in RAISED_STATES],
-                "gateway": gateway_id,
-            },
-        )
-        row = cursor.fetchone()
+def relay_query(site_id: int, gateway_id: int) -> tuple[str, list[Any]]:
+    """The one query behind the relay states (the ingest sends it with its other statements);
+    ``relay_states_from`` reads its row."""
+    return _SQL, [_COMM, RuleKind.THERMAL_RUNAWAY.value, site_id, _RAISED, gateway_id]
+
+
+def _facts(row: tuple) -> tuple[tuple[str, ...], dict[str, bool]]:
     mapping = tuple(row[:4]) if row[0] is not None else tuple(RelayMapping.DEFAULT_RELAYS)
     facts = {
         RelayCondition.NONE: False,
@@ -52,10 +48,23 @@ def _states(site_id: int, gateway_id: int) -> tuple[tuple[str, ...], dict[str, b
     return mapping, facts
 
 
+def _states(site_id: int, gateway_id: int) -> tuple[tuple[str, ...], dict[str, bool]]:
+    with connection.cursor() as cursor:
+        cursor.execute(*relay_query(site_id, gateway_id))
+        return _facts(cursor.fetchone())
+
+
+def relay_states_from(row: tuple) -> list[bool]:
+    """The four coil states (True = energised) from the row of ``relay_query``."""
+    mapping, facts = _facts(row)
+    return [bool(facts.get(condition, False)) for condition in mapping][:RELAY_COUNT]
+
+
 def relay_states(gateway: Any) -> list[bool]:
     """The four coil states for ``gateway`` (True = energised). One query."""
-    mapping, facts = _states(gateway.site_id, gateway.pk)
-    return [bool(facts.get(condition, False)) for condition in mapping][:RELAY_COUNT]
+    with connection.cursor() as cursor:
+        cursor.execute(*relay_query(gateway.site_id, gateway.pk))
+        return relay_states_from(cursor.fetchone())
 
 
 @dataclass(slots=True)

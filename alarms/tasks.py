@@ -7,6 +7,7 @@ is claimed with a conditional statement (see ``transitions.py``, ``notifications
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from celery import shared_task
@@ -17,6 +18,8 @@ from alarms import actions
 from alarms.choices import DeliveryStatus
 from alarms.models import Notification
 from alarms.notifications import delivery, dispatch
+
+log = logging.getLogger(__name__)
 
 
 def _when(now: str | None) -> dt.datetime:
@@ -35,6 +38,23 @@ def evaluate_batch(payload: dict[str, Any]) -> None:
     "end": iso, "silent": {"batteries": [ids], "banks": [ids]}}``.
     """
     actions.evaluate_batch(payload)
+
+
+@shared_task(name="alarms.tasks.evaluate_batches", ignore_result=True)
+def evaluate_batches(payloads: list[dict[str, Any]]) -> None:
+    """Evaluate several stored ingest batches: what one web process handed off within its window
+    (``acquisition.handoff``). Each batch is its own transaction: one that fails keeps its
+    ``AlarmHandoff`` row (the sweep queues it again) and does not hold back the others; the first
+    failure is raised at the end, so the task shows as failed."""
+    failed: Exception | None = None
+    for payload in payloads:
+        try:
+            actions.evaluate_batch(payload)
+        except Exception as exc:
+            log.exception("evaluation of a batch of gateway %s failed", payload.get("gateway"))
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 @shared_task(name="alarms.tasks.sweep", ignore_result=True)

@@ -283,6 +283,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 #: Largest accepted ingest body; a 254-battery scan is about 40 kB of JSON.
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES
+#: The ingest hands stored batches to the alarm evaluation in one Celery message per web process
+#: per window of this many milliseconds (acquisition/handoff.py); 0 sends one message per request.
+INGEST_HANDOFF_WINDOW_MS = env_int("INGEST_HANDOFF_WINDOW_MS", 100, minimum=0)
 #: Readings older than this many days are dropped with their partition (0 keeps everything).
 READINGS_RETENTION_DAYS = env_int("READINGS_RETENTION_DAYS", 730, minimum=0)
 
