@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection
 
 from acquisition.registermap import BMU_PARAMETERS, CMU_PARAMETERS
+from bms_portal.db import prepared_cursor
 
 DEFAULT_SPAN = dt.timedelta(days=1)
 CHUNK_ROWS = 5000  # rows per keyset query of iter_raw_readings
@@ -78,6 +79,19 @@ def real_json_sql(column: str) -> str:
 def stored_real_json_sql(column: str) -> str:
     """``real_json_sql`` of a value stored as the unit sent it (``stored_real_sql``)."""
     return f"coalesce({stored_real_sql(column)}::text, 'null')"
+
+
+def utc_text_sql(column: str) -> str:
+    """A ``timestamptz`` as the text orjson writes for it with ``OPT_UTC_Z``
+    (``2026-11-24T08:00:10Z``, ``...:10.123000Z`` with a fraction; NULL stays NULL), for rows
+    that go straight to JSON: Django's time-zone-aware loader parses each timestamp in Python
+    (~2 us; a site's 254 latest values ~0.5 ms), the database formats it for next to nothing."""
+    utc = f"{column} AT TIME ZONE 'UTC'"
+    return (
+        f"CASE WHEN date_trunc('second', {column}) = {column} "
+        f"""THEN to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') """
+        f"""ELSE to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END"""
+    )
 
 
 #: Times outside these years are refused: no battery reported before, and the arithmetic on
@@ -334,7 +348,7 @@ def latest_rows(
     battery position. Latest rows are joined on their primary keys (bank, battery).
 
     ``stale``: not reported for the gateway's heartbeat plus three scans (``default_stale_s``
-    without a gateway), or never.
+    without a gateway), or never. Times come as ISO 8601 text (``utc_text_sql``).
     """
 
     def values(alias: str, params: Sequence[str]) -> str:
@@ -348,8 +362,9 @@ def latest_rows(
         )
 
     sql = (
-        f"SELECT k.id, k.name, lk.ts, {values('lk', CMU_PARAMETERS)}, lk.status, "  # noqa: S608
-        f"{stale('lk', 'gk')}, b.id, b.position, lb.ts, {values('lb', BMU_PARAMETERS)}, "
+        f"SELECT k.id, k.name, {utc_text_sql('lk.ts')}, {values('lk', CMU_PARAMETERS)}, "  # noqa: S608
+        f"lk.status, {stale('lk', 'gk')}, b.id, b.position, {utc_text_sql('lb.ts')}, "
+        f"{values('lb', BMU_PARAMETERS)}, "
         f"lb.status, {stale('lb', 'gb')} "
         "FROM sites_bank k "
         "LEFT JOIN acquisition_latestbankreading lk ON lk.bank_id = k.id "
@@ -361,6 +376,6 @@ def latest_rows(
         "LEFT JOIN sites_gateway gb ON gb.id = ub.gateway_id "
         f"WHERE k.id IN ({bank_sql}) ORDER BY k.name, k.id, b.position, b.id"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # planning this query costs more than running it
         cursor.execute(sql, [battery_status, *bank_params])
         return cursor.fetchall()

@@ -105,11 +105,10 @@ def test_anonymous_callers_get_no_readings(client: Any, fleet: Any) -> None:
 
 def test_latest_values_of_a_site_flag_stale_units(client: Any, fleet: Any) -> None:
     fresh, old, never = fleet.banks[0].batteries.order_by("position")
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=123_456)  # a time with a fraction
     LatestReading.objects.create(battery=fresh, ts=now, voltage=13.5, status=0, updated=now)
-    LatestReading.objects.create(
-        battery=old, ts=now - dt.timedelta(hours=1), voltage=12.9, status=0, updated=now
-    )
+    an_hour_ago = (now - dt.timedelta(hours=1)).replace(microsecond=0)
+    LatestReading.objects.create(battery=old, ts=an_hour_ago, voltage=12.9, status=0, updated=now)
     client.force_login(fleet.viewer)
     reply = client.get(f"/api/v1/latest/?site={fleet.sites[0].pk}")
     assert reply.status_code == 200
@@ -120,6 +119,9 @@ def test_latest_values_of_a_site_flag_stale_units(client: Any, fleet: Any) -> No
     assert by_id[old.pk]["stale"] is True
     assert by_id[never.pk] | {"stale": True} == by_id[never.pk]
     assert by_id[never.pk]["ts"] is None
+    # times as the rest of the API writes them: UTC with Z, a fraction only when there is one
+    assert by_id[fresh.pk]["ts"] == now.strftime("%Y-%m-%dT%H:%M:%S.123456Z")
+    assert by_id[old.pk]["ts"] == an_hour_ago.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_latest_needs_exactly_one_of_site_or_bank(client: Any, fleet: Any) -> None:
