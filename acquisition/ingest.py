@@ -16,7 +16,6 @@ import datetime as dt
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,21 +186,17 @@ _BOUNDS: dict[str, tuple[tuple[str, float, float], ...]] = {
 }
 
 
-def _range_check(kind: str) -> Callable[..., bool]:
-    """A function of a reading tuple ``(id, *values, status)``: True when every value is null or
-    inside ``kind``'s measuring range. Written out as one expression per unit kind (generated from
-    ``_BOUNDS``): the common case, a good reading, then costs one call instead of a loop."""
-    names = [f"v{i}" for i in range(len(_BOUNDS[kind]))]
-    tests = " and ".join(
-        f"({v} is None or {low!r} <= {v} <= {high!r})"
-        for v, (_, low, high) in zip(names, _BOUNDS[kind], strict=True)
-    )
-    scope: dict[str, Any] = {}
-    exec(f"def check(uid, {', '.join(names)}, status):\n    return {tests}", scope)  # noqa: S102
-    return scope["check"]
+#: (low, high) per value of a reading tuple, per unit kind.
+_LIMITS = {kind: tuple((low, high) for _, low, high in bounds) for kind, bounds in _BOUNDS.items()}
 
 
-_CHECKS = {kind: _range_check(kind) for kind in _BOUNDS}
+def _in_range(r: tuple, kind: str) -> bool:
+    """Every value of the reading tuple ``r`` (``(id, *values, status)``) is null or inside
+    ``kind``'s measuring range: the common case, checked without building anything."""
+    for v, (low, high) in zip(r[1:-1], _LIMITS[kind], strict=True):
+        if v is not None and not low <= v <= high:
+            return False
+    return True
 
 
 def _checked_row(batch: _Batch, scan: Scan, r: tuple, kind: str, what: str) -> tuple:
@@ -225,7 +220,7 @@ def _checked_row(batch: _Batch, scan: Scan, r: tuple, kind: str, what: str) -> t
 
 def _row(batch: _Batch, scan: Scan, r: tuple, kind: str, what: str) -> tuple:
     """The stored row ``(id, ts, *values, status)`` of the reading ``r`` of a ``kind`` unit."""
-    if _CHECKS[kind](*r):
+    if _in_range(r, kind):
         return (r[0], scan.ts, *r[1:])
     return _checked_row(batch, scan, r, kind, what)
 
