@@ -12,7 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _start(env_changes: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
+def _start(
+    env_changes: dict[str, str | None],
+    code: str = "import django; django.setup(); print('started')",
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SECRET_KEY"))}
     env.update({"DATABASE_URL": "postgresql://u@127.0.0.1:5432/db", "SECRET_KEY": "k" * 40})
     for key, value in env_changes.items():
@@ -20,7 +23,6 @@ def _start(env_changes: dict[str, str | None]) -> subprocess.CompletedProcess[st
             env.pop(key, None)
         else:
             env[key] = value
-    code = "import django; django.setup(); print('started')"
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -33,6 +35,21 @@ def _start(env_changes: dict[str, str | None]) -> subprocess.CompletedProcess[st
 
 def test_valid_environment_starts():
     assert _start({}).stdout.strip() == "started"
+
+
+def _setting(name: str, env_changes: dict[str, str | None]) -> str:
+    code = "import django; django.setup(); from django.conf import settings; "
+    code += f"print(settings.{name})"
+    result = _start(env_changes, code)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_with_redis_sessions_are_read_from_the_cache_and_kept_in_the_database():
+    cached_db = "django.contrib.sessions.backends.cached_db"
+    assert _setting("SESSION_ENGINE", {"REDIS_URL": "redis://127.0.0.1:6379/0"}) == cached_db
+    # without Redis the cache is a database table: sessions stay plain database sessions
+    assert _setting("SESSION_ENGINE", {"REDIS_URL": None}) == "django.contrib.sessions.backends.db"
 
 
 @pytest.mark.parametrize(
