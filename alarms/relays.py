@@ -54,17 +54,18 @@ def _states(site_id: int, gateway_id: int) -> tuple[tuple[str, ...], dict[str, b
         return _facts(cursor.fetchone())
 
 
+def _coils(mapping: tuple[str, ...], facts: dict[str, bool]) -> list[bool]:
+    return [bool(facts.get(condition, False)) for condition in mapping][:RELAY_COUNT]
+
+
 def relay_states_from(row: tuple) -> list[bool]:
     """The four coil states (True = energised) from the row of ``relay_query``."""
-    mapping, facts = _facts(row)
-    return [bool(facts.get(condition, False)) for condition in mapping][:RELAY_COUNT]
+    return _coils(*_facts(row))
 
 
 def relay_states(gateway: Any) -> list[bool]:
     """The four coil states for ``gateway`` (True = energised). One query."""
-    with connection.cursor() as cursor:
-        cursor.execute(*relay_query(gateway.site_id, gateway.pk))
-        return relay_states_from(cursor.fetchone())
+    return _coils(*_states(gateway.site_id, gateway.pk))
 
 
 @dataclass(slots=True)
