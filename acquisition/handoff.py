@@ -17,13 +17,10 @@ embedded demo and most tests) a payload is evaluated at once, in the request, as
 from __future__ import annotations
 
 import atexit
-import importlib
-import importlib.util
 import logging
 import os
 import threading
 import time
-from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -31,47 +28,31 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 log = logging.getLogger(__name__)
 
-TASK = "alarms.tasks.evaluate_batches"
 MAX_PER_MESSAGE = 200
 
 
-@cache
-def _alarms_tasks_module_exists() -> bool:
-    return importlib.util.find_spec("alarms.tasks") is not None
+def publish(payloads: list[dict[str, Any]]) -> None:
+    """Queue the evaluation of ``payloads``, at most ``MAX_PER_MESSAGE`` to a message. When the
+    broker is unreachable their ``AlarmHandoff`` rows stay, and the alarms sweep queues them
+    again."""
+    from alarms.tasks import evaluate_batches  # the alarms app reads acquisition: import here
 
-
-def _task() -> Any:
-    """The registered evaluation task, or None while the alarms app does not provide it."""
-    if not _alarms_tasks_module_exists():
-        return None
-    importlib.import_module("alarms.tasks")
-    from bms_portal.celery import app
-
-    return app.tasks.get(TASK)
-
-
-def publish(payloads: list[dict[str, Any]]) -> bool:
-    """Queue the evaluation of ``payloads`` as one message; False when the broker is unreachable
-    (the payloads' ``AlarmHandoff`` rows stay, and the alarms sweep queues them again)."""
-    task = _task()
-    if task is None:
-        log.debug("%s is not registered: %d batches not handed off", TASK, len(payloads))
-        return True
-    gateways = sorted({p["gateway"] for p in payloads})
-    # A short argsrepr: Celery would otherwise saferepr() every id list for its message headers.
-    try:
-        task.apply_async(
-            (payloads,), argsrepr=f"(<{len(payloads)} batches of gateways {gateways}>,)"
-        )
-    except (KombuOperationalError, OSError) as exc:
-        log.warning(
-            "broker unreachable, evaluation of %d batches (gateways %s) deferred to the sweep: %s",
-            len(payloads),
-            gateways,
-            exc,
-        )
-        return False
-    return True
+    for first in range(0, len(payloads), MAX_PER_MESSAGE):
+        chunk = payloads[first : first + MAX_PER_MESSAGE]
+        gateways = sorted({p["gateway"] for p in chunk})
+        # A short argsrepr: Celery would otherwise saferepr() every id list for its headers.
+        try:
+            evaluate_batches.apply_async(
+                (chunk,), argsrepr=f"(<{len(chunk)} batches of gateways {gateways}>,)"
+            )
+        except (KombuOperationalError, OSError) as exc:
+            log.warning(
+                "broker unreachable, evaluation of %d batches (gateways %s) deferred to the "
+                "sweep: %s",
+                len(chunk),
+                gateways,
+                exc,
+            )
 
 
 class HandOff:
@@ -106,17 +87,14 @@ class HandOff:
     def _run(self) -> None:
         while True:
             taken = self._take()
-            for first in range(0, len(taken), MAX_PER_MESSAGE):
-                try:
-                    publish(taken[first : first + MAX_PER_MESSAGE])
-                except Exception:  # never let the thread die: the sweep recovers these batches
-                    log.exception("hand-off of %d batches failed", len(taken))
+            try:
+                publish(taken)
+            except Exception:  # never let the thread die: the sweep recovers these batches
+                log.exception("hand-off of %d batches failed", len(taken))
 
     def flush(self) -> None:
         """Publish what is waiting now (at process exit)."""
-        taken = self.drain()
-        for first in range(0, len(taken), MAX_PER_MESSAGE):
-            publish(taken[first : first + MAX_PER_MESSAGE])
+        publish(self.drain())
 
 
 _current: HandOff | None = None
