@@ -320,13 +320,17 @@ def _bookkeeping(
 def _claim_dcr_requests(gateway: Gateway, now: dt.datetime) -> tuple[str, list[Any]]:
     """Mark the unsent DCR requests of the gateway's batteries sent; returns their battery ids.
 
-    Pending requests are few (a partial index holds only them), so they are read first and each
-    checked against the gateway's buses: no list of the gateway's batteries is sent or parsed."""
+    Pending requests are few (a partial index holds only them), so they are read first
+    (``MATERIALIZED``: otherwise the planner may probe that index once per battery of the
+    gateway, 0.5 ms for nothing) and each is checked against the gateway's buses."""
     return (
-        "UPDATE acquisition_dcrmeasurementrequest SET sent_at = %s "  # noqa: S608 - table names
-        f"WHERE sent_at IS NULL AND battery_id IN (SELECT b.id FROM {Battery._meta.db_table} b "
-        f"JOIN {Bus._meta.db_table} u ON u.id = b.bus_id WHERE u.gateway_id = %s) "
-        "RETURNING battery_id",
+        "WITH pending AS MATERIALIZED (SELECT id, battery_id "  # noqa: S608 - table names
+        "FROM acquisition_dcrmeasurementrequest WHERE sent_at IS NULL) "
+        "UPDATE acquisition_dcrmeasurementrequest d SET sent_at = %s "
+        f"FROM pending p JOIN {Battery._meta.db_table} b ON b.id = p.battery_id "
+        f"JOIN {Bus._meta.db_table} u ON u.id = b.bus_id "
+        "WHERE d.id = p.id AND d.sent_at IS NULL AND u.gateway_id = %s "
+        "RETURNING d.battery_id",
         [now, gateway.pk],
     )
 

@@ -19,6 +19,7 @@ import orjson
 from django.db import connection, transaction
 
 from acquisition.registermap import BMU_PARAMETERS, CMU_PARAMETERS
+from bms_portal import db
 
 log = logging.getLogger(__name__)
 
@@ -292,23 +293,8 @@ def latest_statements(
 
 def run_statements(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple] | None]:
     """Run ``statements`` in one round trip; return each one's rows (None: it returns none).
-
-    Django's psycopg cursor binds parameters client-side, so several statements can go in one
-    execute (simple query protocol). In autocommit mode PostgreSQL runs them as one implicit
-    transaction: all or nothing, without BEGIN/COMMIT round trips.
-    """
-    if not statements:
-        return []
-    sql = ";\n".join(s for s, _ in statements)
-    params = [p for _, ps in statements for p in ps]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        raw = cursor.cursor  # psycopg's cursor: one result per statement, in order
-        results: list[list[tuple] | None] = []
-        while True:
-            results.append(list(raw.fetchall()) if raw.description else None)
-            if not raw.nextset():
-                return results
+    Prepared and pipelined, or one multi-statement query: ``bms_portal.db.run_statements``."""
+    return db.run_statements(statements)
 
 
 def _insert_from_stage(cursor: Any, stage: str, table: str, columns: Sequence[str]) -> int:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from acquisition.agentconfig import build_config
 from acquisition.ingest import ingest
 from acquisition.validation import BadRequest, parse_envelope, parse_json
+from bms_portal.db import prepared_cursor
 from sites.models import Gateway, Site, hash_token
 
 
@@ -74,8 +75,9 @@ def _gateway_by_token_hash(token_hash: str) -> tuple[Gateway, bool] | None:
 
     Plain SQL and ``Model.from_db``: the same lookup through the ORM (``Gateway.objects.by_token``)
     costs ~1 ms of query building and row handling on the ingest's hot path; this ~0.15 ms.
+    Prepared: its planning (two tables, ~0.3 ms) was most of its database time.
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # planned once per connection: planning costs more
         cursor.execute(_TOKEN_SQL, [token_hash])
         row = cursor.fetchone()
     if row is None:

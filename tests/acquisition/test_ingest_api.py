@@ -187,6 +187,21 @@ def test_reply_carries_config_version_and_a_requested_dcr_measurement_once(
     assert DcrMeasurementRequest.objects.get().sent_at is not None
 
 
+def test_a_gateway_claims_only_the_dcr_requests_of_its_own_batteries(
+    client: Any, setup: Any
+) -> None:
+    other = make_gateway_setup()
+    DcrMeasurementRequest.objects.create(battery=other.batteries[0])
+    DcrMeasurementRequest.objects.create(battery=setup.batteries[2])
+    mine = post(client, setup.token, body()).json()
+    assert mine["commands"]["measure_dcr"] == [setup.batteries[2].pk]
+    pending = DcrMeasurementRequest.objects.filter(sent_at__isnull=True)
+    assert list(pending.values_list("battery_id", flat=True)) == [other.batteries[0].pk]
+    theirs = post(client, other.token, body()).json()
+    assert theirs["commands"]["measure_dcr"] == [other.batteries[0].pk]
+    assert not pending.exists()
+
+
 def test_an_empty_batch_is_a_heartbeat(client: Any, setup: Any) -> None:
     data = post(client, setup.token, body()).json()
     assert data["accepted"] == 0
