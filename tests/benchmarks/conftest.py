@@ -8,6 +8,7 @@ benchmark, not a test), except that a run which measured nothing fails.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -80,3 +81,47 @@ def stopwatch() -> Iterator[list[float]]:
         yield box
     finally:
         box.append(time.perf_counter() - t0)
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds used) of a process, from /proc; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()  # after "pid (comm) "
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    return int(fields[1]), ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) used so far by process ``root`` and its descendants (Linux):
+    a server's whole cost (gunicorn's workers, PostgreSQL's backends and background writers).
+    A process that has ended no longer counts, so take the difference over a span in which the
+    processes live."""
+    stats = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (stat := _stat(int(name))) is not None:
+            stats[int(name)] = stat
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats[pid][1] if pid in stats else 0.0
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def postmaster_pid() -> int:
+    """The pid of the PostgreSQL server the tests run on (the parent of this backend)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    stat = _stat(backend)
+    assert stat is not None, "the database server is not on this machine"
+    return stat[0]
