@@ -82,8 +82,9 @@ TEMPLATES = [
 DATABASES = {"default": parse_database_url(env_str("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-#: The few hot read queries whose planning outweighs their run (the live latest-values table) are
-#: prepared per connection (bms_portal/db.py). Off behind PgBouncer < 1.21 in transaction mode.
+#: The few hot queries whose planning outweighs their run (the live latest-values table, the
+#: ingest's token lookup and bookkeeping) are prepared per connection (bms_portal/db.py). Off
+#: behind PgBouncer < 1.21 in transaction mode.
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 if DB_PREPARED_STATEMENTS:
     # psycopg prepares what a server-binding cursor runs: only bms_portal.db's; Django's own
