@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from acquisition.api import gateway
 from bms_portal import metrics, views, views_tokens
 
 api_v1 = [
@@ -14,6 +15,10 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The edge agents' endpoints first: Django tries the patterns in order, and the ingest, the
+    # busiest URL, resolved behind the ~100 patterns of the API before it (~0.3 ms per request).
+    path("api/v1/ingest/", gateway.ingest_view, name="ingest"),
+    path("api/v1/agent/config/", gateway.agent_config_view, name="agent-config"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -1,10 +1,9 @@
 from django.urls import path
 
-from acquisition.api import gateway, views
+from acquisition.api import views
 
+# The agents' endpoints (ingest, agent configuration) are first in bms_portal/urls.py.
 urlpatterns = [
-    path("ingest/", gateway.ingest_view, name="ingest"),
-    path("agent/config/", gateway.agent_config_view, name="agent-config"),
     path(
         "batteries/<int:pk>/readings/",
         views.BatteryReadingsView.as_view(),
