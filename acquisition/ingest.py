@@ -3,11 +3,12 @@
 Cost per request is a small constant number of round trips whatever the number of readings (tests
 guard it): the token lookup, the gateway's unit list (cached per process, agentconfig.py), the
 partition check (cached per process once a day's partitions exist), then one transaction: binary
-COPY straight into the partitioned tables and *one* multi-statement round trip carrying the
-latest-value upserts, the rollup-queue insert, the rejection counters (only with rejections), the
-gateway's last-seen update and the DCR-request claim. A retried batch (a row already stored) fails
-the COPY; the transaction is redone through TEMP staging and ``INSERT ... ON CONFLICT DO NOTHING``
-(storage.write_batch). Validation is plain Python (validation.py).
+COPY straight into the partitioned tables and *one* round trip (prepared statements in a pipeline,
+bms_portal/db.py) carrying the latest-value upserts, the rollup-queue insert, the rejection
+counters (only with rejections), the gateway's last-seen update, the DCR-request claim and the
+relay states. A retried batch (a row already stored) fails the COPY; the transaction is redone
+through TEMP staging and ``INSERT ... ON CONFLICT DO NOTHING`` (storage.store_batch).
+Validation is plain Python (validation.py).
 """
 
 from __future__ import annotations
