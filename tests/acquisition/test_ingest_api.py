@@ -242,3 +242,27 @@ def test_a_254_reading_scan_uses_the_same_few_queries_as_a_small_one(
         reply = post(client, big.token, body(scan(later, [battery_reading(i) for i in ids], banks)))
     assert reply.json()["accepted"] == 254
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_a_scan_rewrites_the_latest_rows_in_place(client: Any, db: Any) -> None:
+    """Every scan rewrites each unit's latest row: the new version must fit on the old one's
+    page (a HOT update, no new primary-key entry), or the live table and its index grow with
+    every scan. Migration 0005 keeps half of each page free for that."""
+    big = make_gateway_setup(batteries=200)
+    now = now_ms()
+
+    def updates() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                "WHERE relname = 'acquisition_latestreading'"
+            )
+            return cursor.fetchone()
+
+    post(client, big.token, body(full_scan(big, now - dt.timedelta(seconds=10))))
+    before = updates()
+    reply = post(client, big.token, body(full_scan(big, now)))
+    assert reply.json()["accepted"] == 201
+    updated, hot = (after - was for after, was in zip(updates(), before, strict=True))
+    assert updated == 200
+    assert hot == updated
