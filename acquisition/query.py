@@ -52,18 +52,10 @@ def real(value: float | None) -> float | None:
     return None if value is None else float(f"{value:.6g}")
 
 
-def real_sql(column: str) -> str:
-    """``real`` in SQL: ``float4 -> numeric`` prints ``%.6g`` (FLT_DIG), as ``real`` does.
-
-    Rounding in the database costs ~nothing next to a Python call per value. For a value the
-    unit sent (not a mean) ``stored_real_sql`` gives the same for half the cost.
-    """
-    return f"{column}::float4::numeric"
-
-
 def stored_real_sql(column: str) -> str:
-    """A value stored as the unit sent it (a reading, a min or max; not a mean), as ``real``
-    gives it: ``float4`` prints the shortest decimal that reads back as the same ``real``, which
+    """A value stored as the unit sent it (a reading, a min or max) or as a rollup stores a mean
+    (rounded to 6 significant digits, ``storage._mean_sql``), as ``real`` gives it: ``float4``
+    prints the shortest decimal that reads back as the same ``real``, which
     for a value of up to 6 significant digits (FLT_DIG) is that value, as ``%.6g`` prints it. No
     trip through ``numeric``: twice as fast (a year of hourly buckets: ~25 ms less). Read it as
     it is (psycopg parses the text): a cast to ``float8`` would bring back the binary noise.
@@ -71,13 +63,8 @@ def stored_real_sql(column: str) -> str:
     return f"{column}::float4"
 
 
-def real_json_sql(column: str) -> str:
-    """A ``real`` value as JSON text (``null`` for NULL), for JSON the database builds."""
-    return f"coalesce({real_sql(column)}::text, 'null')"
-
-
 def stored_real_json_sql(column: str) -> str:
-    """``real_json_sql`` of a value stored as the unit sent it (``stored_real_sql``)."""
+    """``stored_real_sql`` as JSON text (``null`` for NULL), for JSON the database builds."""
     return f"coalesce({stored_real_sql(column)}::text, 'null')"
 
 
@@ -325,7 +312,7 @@ def bucket_json(
     for p in cols:  # names checked: safe to format in
         parts.append(
             f'\',"{p}":{{"min":\' || {stored_real_json_sql(p + "_min")} '
-            f"|| ',\"avg\":' || {real_json_sql(p + '_avg')} "
+            f"|| ',\"avg\":' || {stored_real_json_sql(p + '_avg')} "
             f"|| ',\"max\":' || {stored_real_json_sql(p + '_max')} || '}}'"
         )
     item = " || ".join([*parts, "'}'"])

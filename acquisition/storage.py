@@ -356,10 +356,21 @@ def store_batch(battery_rows: Sequence[tuple], bank_rows: Sequence[tuple]) -> tu
 # -- rollups ---------------------------------------------------------------------------------------
 
 _STAT_COLUMNS = [f"{p}_{s}" for p in BMU_PARAMETERS for s in ("min", "avg", "max")]
-_FROM_RAW = ", ".join(f"min({p}), avg({p}), max({p})" for p in BMU_PARAMETERS)
+
+
+def _mean_sql(expression: str) -> str:
+    """A mean as it is stored: rounded to 6 significant digits (``float4 -> numeric`` prints
+    ``%.6g``), the precision of the ``real`` values it averages. Stored like that, the read API
+    prints it as it prints a reading (``::float4``, shortest text) instead of rounding every mean
+    of a year of buckets on each request (~10 ms of a ~35 ms query)."""
+    return f"({expression})::float4::numeric::float8"
+
+
+_FROM_RAW = ", ".join(f"min({p}), {_mean_sql(f'avg({p})')}, max({p})" for p in BMU_PARAMETERS)
 #: Daily from hourly: min of mins, max of maxes, the hourly means weighted by their reading count.
 _FROM_HOURLY = ", ".join(
-    f"min({p}_min), sum({p}_avg * n) / nullif(sum(n) FILTER (WHERE {p}_avg IS NOT NULL), 0), "
+    f"min({p}_min), "
+    f"{_mean_sql(f'sum({p}_avg * n) / nullif(sum(n) FILTER (WHERE {p}_avg IS NOT NULL), 0)')}, "
     f"max({p}_max)"
     for p in BMU_PARAMETERS
 )

@@ -66,6 +66,32 @@ def test_hourly_readings_come_from_the_rollups(client: Any, fleet: Any) -> None:
     assert bucket["voltage"] == {"min": 13.0, "avg": 14.0, "max": 15.0}
 
 
+def test_an_hourly_mean_is_given_with_the_readings_six_digits(client: Any, fleet: Any) -> None:
+    battery = fleet.banks[0].batteries.first()
+    storage.ensure_partitions_for([T0.date()])
+    storage.store_batch(
+        [
+            (battery.pk, T0 + dt.timedelta(minutes=m), v, 20.0, 4.321, 13.0, 13.1, 0)
+            for m, v in ((0, 13.001), (10, 13.002), (20, 13.004))
+        ],
+        [],
+    )
+    storage.rollup("hour", T0, T0 + dt.timedelta(hours=1))
+    client.force_login(fleet.admin)
+    reply = client.get(
+        readings_url(
+            battery.pk,
+            start=iso(T0),
+            end=iso(T0 + dt.timedelta(hours=1)),
+            interval="hour",
+            parameters="voltage,dcr",
+        )
+    )
+    # the text itself: 13.002333... rounded as a real prints, not 13.00233 or 13.002333333
+    assert b'"voltage":{"min":13.001,"avg":13.0023,"max":13.004}' in reply.content
+    assert b'"dcr":{"min":4.321,"avg":4.321,"max":4.321}' in reply.content
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
