@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -14,10 +15,12 @@ from tests.acquisition.conftest import iso
 T0 = dt.datetime(2026, 11, 21, 10, tzinfo=dt.UTC)
 
 
-def fill(battery_id: int, n: int = 3) -> None:
+def fill(battery_id: int, n: int = 3, voltages: Sequence[float] | None = None) -> None:
+    """Readings 10 minutes apart from T0; voltages 13, 14, 15... unless given."""
+    volts = voltages if voltages is not None else [13.0 + i for i in range(n)]
     rows = [
-        (battery_id, T0 + dt.timedelta(minutes=10 * i), 13.0 + i, 20.0, 4.321, 13.0, 13.1, 0)
-        for i in range(n)
+        (battery_id, T0 + dt.timedelta(minutes=10 * i), v, 20.0, 4.321, 13.0, 13.1, 0)
+        for i, v in enumerate(volts)
     ]
     storage.ensure_partitions_for([T0.date()])
     storage.store_batch(rows, [])
@@ -47,46 +50,27 @@ def test_raw_readings_of_a_battery_in_a_range(client: Any, fleet: Any) -> None:
     assert data["results"][0] == {"ts": "2026-11-21T10:00:00Z", "voltage": 13.0, "dcr": 4.321}
 
 
+def hourly(client: Any, fleet: Any, battery_id: int, parameters: str) -> Any:
+    """Roll up T0's hour and GET it for ``battery_id`` as the fleet's admin."""
+    storage.rollup("hour", T0, T0 + dt.timedelta(hours=1))
+    client.force_login(fleet.admin)
+    end = iso(T0 + dt.timedelta(hours=1))
+    url = readings_url(battery_id, start=iso(T0), end=end, interval="hour", parameters=parameters)
+    return client.get(url)
+
+
 def test_hourly_readings_come_from_the_rollups(client: Any, fleet: Any) -> None:
     battery = fleet.banks[0].batteries.first()
     fill(battery.pk)
-    storage.rollup("hour", T0, T0 + dt.timedelta(hours=1))
-    client.force_login(fleet.admin)
-    reply = client.get(
-        readings_url(
-            battery.pk,
-            start=iso(T0),
-            end=iso(T0 + dt.timedelta(hours=1)),
-            interval="hour",
-            parameters="voltage",
-        )
-    )
-    (bucket,) = reply.json()["results"]
+    (bucket,) = hourly(client, fleet, battery.pk, "voltage").json()["results"]
     assert bucket["n"] == 3
     assert bucket["voltage"] == {"min": 13.0, "avg": 14.0, "max": 15.0}
 
 
 def test_an_hourly_mean_is_given_with_the_readings_six_digits(client: Any, fleet: Any) -> None:
     battery = fleet.banks[0].batteries.first()
-    storage.ensure_partitions_for([T0.date()])
-    storage.store_batch(
-        [
-            (battery.pk, T0 + dt.timedelta(minutes=m), v, 20.0, 4.321, 13.0, 13.1, 0)
-            for m, v in ((0, 13.001), (10, 13.002), (20, 13.004))
-        ],
-        [],
-    )
-    storage.rollup("hour", T0, T0 + dt.timedelta(hours=1))
-    client.force_login(fleet.admin)
-    reply = client.get(
-        readings_url(
-            battery.pk,
-            start=iso(T0),
-            end=iso(T0 + dt.timedelta(hours=1)),
-            interval="hour",
-            parameters="voltage,dcr",
-        )
-    )
+    fill(battery.pk, voltages=[13.001, 13.002, 13.004])
+    reply = hourly(client, fleet, battery.pk, "voltage,dcr")
     # the text itself: 13.002333... rounded as a real prints, not 13.00233 or 13.002333333
     assert b'"voltage":{"min":13.001,"avg":13.0023,"max":13.004}' in reply.content
     assert b'"dcr":{"min":4.321,"avg":4.321,"max":4.321}' in reply.content
