@@ -1,5 +1,5 @@
-"""The report's charts: matplotlib (Agg backend, no pyplot state) rendered to SVG strings that
-the HTML embeds inline, so WeasyPrint draws them as vectors in the PDF.
+"""The report's charts: matplotlib (Agg backend, no pyplot state) rendered to SVG documents that
+the HTML embeds as images (``render.chart_img``), so WeasyPrint draws them as vectors in the PDF.
 
 Text stays text (``svg.fonttype = none``): the SVGs are small, and the PDF is searchable.
 """
@@ -42,16 +42,11 @@ _RC: Any = {  # typed loosely: matplotlib types rc keys as a Literal of every na
 }
 
 
-_ID_REF = re.compile(r'(\bid="|href="#|url\(#)([^")]+)')
-
-
-def _svg(fig: Figure, name: str) -> str:
-    """The figure as inline SVG markup (no XML prolog or DOCTYPE); its element ids prefixed
-    with ``name``, since matplotlib numbers them per figure and one HTML page holds several."""
+def _svg(fig: Figure) -> str:
+    """The figure as SVG markup, without the XML prolog and the DOCTYPE (whose DTD is a URL)."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
-    text = re.sub(r"^.*?(<svg\b)", r"\1", buf.getvalue(), count=1, flags=re.DOTALL)
-    return _ID_REF.sub(lambda m: f"{m.group(1)}{name}-{m.group(2)}", text)
+    return re.sub(r"^.*?(<svg\b)", r"\1", buf.getvalue(), count=1, flags=re.DOTALL)
 
 
 def _dcr_color(pct: float | None) -> str:
@@ -85,7 +80,7 @@ def dcr_drift_chart(drift: Table) -> str:
         ax.set_xlabel("DCR, % of baseline")
         ax.set_xlim(min(80.0, min(pcts) - 5), max(160.0, max(pcts) + 5))
         ax.legend(loc="lower right", fontsize=7)
-        return _svg(fig, "dcr_drift")
+        return _svg(fig)
 
 
 def bank_dcr_chart(banks: Sequence[BankSeries]) -> str:
@@ -110,7 +105,7 @@ def bank_dcr_chart(banks: Sequence[BankSeries]) -> str:
             ax.set_ylabel("DCR %")
             ax.set_xlabel("position", fontsize=7)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        return _svg(fig, "bank_dcr")
+        return _svg(fig)
 
 
 def string_voltage_chart(banks: Sequence[BankSeries], period: Period) -> str:
@@ -132,7 +127,7 @@ def string_voltage_chart(banks: Sequence[BankSeries], period: Period) -> str:
         axes[-1].xaxis.set_major_locator(locator)
         axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=period.tz))
         axes[-1].set_xlim(period.start.astimezone(period.tz), period.end.astimezone(period.tz))
-        return _svg(fig, "string_voltage")
+        return _svg(fig)
 
 
 def availability_chart(avail: Table) -> str:
@@ -155,7 +150,7 @@ def availability_chart(avail: Table) -> str:
         ax.set_xlim(0, 100)
         ax.set_ylim(-0.75, len(rows) - 0.25)  # thin bars even for a single gateway
         ax.set_xlabel("unit-hours with data, %")
-        return _svg(fig, "availability")
+        return _svg(fig)
 
 
 def all_charts(
