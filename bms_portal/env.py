@@ -93,3 +93,20 @@ def parse_database_url(url: str, *, name: str = "DATABASE_URL") -> dict[str, obj
         "PORT": str(port or ""),
         "OPTIONS": options,
     }
+
+
+def cache_settings(redis_url: str) -> dict[str, object]:
+    """``CACHES`` and ``SESSION_ENGINE`` for a ``REDIS_URL`` (empty: none).
+
+    Redis when there is one: sessions are then read from it and written through to the database
+    (they survive a Redis restart), one database round trip less on every signed-in page and API
+    call. Without it, a database table (bms_portal/migrations/0003_cache_table, or
+    ``manage.py createcachetable``) and database sessions.
+    """
+    if redis_url:
+        cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+        engine = "django.contrib.sessions.backends.cached_db"
+    else:
+        cache = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "bms_cache"}
+        engine = "django.contrib.sessions.backends.db"
+    return {"CACHES": {"default": {**cache, "KEY_PREFIX": "bms"}}, "SESSION_ENGINE": engine}

@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from bms_portal.api.rates import env_rate
-from bms_portal.env import env_bool, env_int, env_list, env_str, parse_database_url
+from bms_portal.env import (
+    cache_settings,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -148,28 +155,12 @@ if env_bool("BEHIND_TLS_PROXY", False):
 SESSION_COOKIE_HTTPONLY = True
 
 # -- cache: shared by every gunicorn worker (API rate limits) --------------------------------------
-#: Redis when REDIS_URL is set; else a database table, created by ``manage.py migrate``
-#: (bms_portal/migrations/0003_cache_table) or ``manage.py createcachetable``.
+#: Redis when REDIS_URL is set (sessions then read through it); else a database table
+#: (``bms_portal.env.cache_settings``).
 REDIS_URL = env_str("REDIS_URL", "")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "bms",
-        }
-    }
-    # Sessions read from Redis and written through to the database (they survive a Redis
-    # restart): one database round trip less on every signed-in page and API call.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "bms_cache",
-            "KEY_PREFIX": "bms",
-        }
-    }
+_CACHE = cache_settings(REDIS_URL)
+CACHES = _CACHE["CACHES"]
+SESSION_ENGINE = _CACHE["SESSION_ENGINE"]
 
 # -- REST API (docs/api.md) ------------------------------------------------------------------------
 REST_FRAMEWORK = {

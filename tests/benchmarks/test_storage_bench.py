@@ -39,6 +39,7 @@ from django.db import DatabaseError, connection
 from django.test import Client
 
 from acquisition import storage
+from bms_portal.env import cache_settings
 from sites.models import Battery, Site
 from tests.acquisition.e2e_helpers import Portal
 from tests.benchmarks.conftest import bench_line, latency_summary, stopwatch, timings_ms
@@ -137,7 +138,7 @@ def fill(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Fill]:
                 f"SELECT DISTINCT ON (battery_id) {', '.join(storage.READING_COLUMNS)}, now() "
                 "FROM acquisition_reading WHERE ts >= %s AND battery_id = ANY(%s) "
                 "ORDER BY battery_id, ts DESC",
-                [end - dt.timedelta(hours=1), ids],
+                [end - max(step, dt.timedelta(hours=1)) * 2, ids],  # the newest per battery
             )
             _hourly_rollups(ids, end)
             # As a running portal's tables are: vacuumed (autovacuum would otherwise work
@@ -160,20 +161,12 @@ def fill(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Fill]:
 
 
 def deployed_cache() -> tuple[str, dict[str, Any]]:
-    """("redis", settings as deployed) when a Redis is reachable, else ("db", {}): the cache
-    (the API's rate-limit counters) in Redis, sessions read through it."""
+    """("redis", the cache and session settings as deployed) when a Redis is reachable, else
+    ("db", {}): the test settings' database cache."""
     url = redis_url()
     if url is None:
         return "db", {}
-    cache = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": url,
-        "KEY_PREFIX": "bms-bench",
-    }
-    return "redis", {
-        "CACHES": {"default": cache},
-        "SESSION_ENGINE": "django.contrib.sessions.backends.cached_db",
-    }
+    return "redis", cache_settings(url)
 
 
 @pytest.mark.django_db
